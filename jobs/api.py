@@ -1,0 +1,171 @@
+"""REST API for assets, jobs and the operations catalog: validate → call a service → serialize."""
+
+import asyncio
+import json
+from pathlib import Path
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs.content import asset_response
+from jobs.models import Job
+from jobs.operations import catalog
+from jobs.selectors import assets_for, get_asset_for, get_job_for, jobs_for
+from jobs.serializers import AssetOut, AssetUploadIn, JobIn, JobOut, job_payload
+from jobs.services.assets import asset_create, asset_delete
+from jobs.services.jobs import job_cancel, job_retry, job_submit
+from mediahub.errors import InvalidInput, TooLarge
+
+
+class LimitedUploadHandler(TemporaryFileUploadHandler):
+    """Spools uploads to a temp file (never whole in memory) and stops at the configured size limit."""
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > settings.MEDIAHUB_MAX_UPLOAD_BYTES:
+            raise _too_large()
+        return super().receive_data_chunk(raw_data, start)
+
+
+def _too_large() -> TooLarge:
+    limit_mb = settings.MEDIAHUB_MAX_UPLOAD_BYTES // (1024 * 1024)
+    return TooLarge(f"The upload is larger than the {limit_mb} MB limit.", code="upload_too_large")
+
+
+class OperationsView(APIView):
+    @extend_schema(summary="The operations catalog with each operation's params JSON schema")
+    def get(self, request):
+        return Response({"results": catalog()})
+
+
+class AssetListView(generics.ListAPIView):
+    serializer_class = AssetOut
+    parser_classes = [MultiPartParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        if request.method == "POST":
+            request.upload_handlers = [LimitedUploadHandler(request)]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = assets_for(self.request.user)
+        kind = self.request.query_params.get("kind")
+        return queryset.filter(kind=kind) if kind else queryset
+
+    @extend_schema(request=AssetUploadIn, responses={201: AssetOut}, summary="Upload a media file")
+    def post(self, request):
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MEDIAHUB_MAX_UPLOAD_BYTES + 64 * 1024:
+            raise _too_large()
+        serializer = AssetUploadIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        if not hasattr(upload, "temporary_file_path"):
+            raise InvalidInput("Send the file as multipart/form-data field 'file'.", fields={"file": ["Missing."]})
+        asset = asset_create(owner=request.user, path=Path(upload.temporary_file_path()), name=upload.name)
+        return Response(AssetOut(asset, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class AssetDetailView(APIView):
+    @extend_schema(responses=AssetOut)
+    def get(self, request, asset_id):
+        asset = get_asset_for(request.user, asset_id)
+        return Response(AssetOut(asset, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, asset_id):
+        asset_delete(asset=get_asset_for(request.user, asset_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AssetContentView(APIView):
+    @extend_schema(summary="The asset's bytes (supports Range) or a redirect to a signed URL", responses=bytes)
+    def get(self, request, asset_id):
+        return asset_response(request, get_asset_for(request.user, asset_id))
+
+
+class JobListView(generics.ListAPIView):
+    serializer_class = JobOut
+
+    def get_queryset(self):
+        queryset = jobs_for(self.request.user)
+        for name in ("status", "operation"):
+            value = self.request.query_params.get(name)
+            if value:
+                queryset = queryset.filter(**{name: value})
+        return queryset
+
+    @extend_schema(
+        request=JobIn,
+        responses={202: JobOut, 200: JobOut},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        summary="Start a job",
+    )
+    def post(self, request):
+        data = JobIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        job, created = job_submit(
+            owner=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:255],
+            **data.validated_data,
+        )
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(job_payload(job, request), status=code)
+
+
+class JobDetailView(APIView):
+    @extend_schema(responses=JobOut)
+    def get(self, request, job_id):
+        return Response(job_payload(get_job_for(request.user, job_id), request))
+
+
+class JobCancelView(APIView):
+    @extend_schema(request=None, responses=JobOut)
+    def post(self, request, job_id):
+        job = job_cancel(job=get_job_for(request.user, job_id))
+        return Response(job_payload(job, request))
+
+
+class JobRetryView(APIView):
+    @extend_schema(request=None, responses={202: JobOut})
+    def post(self, request, job_id):
+        job = job_retry(job=get_job_for(request.user, job_id))
+        return Response(job_payload(job, request), status=status.HTTP_202_ACCEPTED)
+
+
+SSE_POLL_SECONDS = 0.5
+SSE_KEEPALIVE_SECONDS = 15
+
+
+async def job_event_stream(job_id: str):
+    """`data: {job}` for every change of the job, until it finishes; comments keep proxies from timing out."""
+    last, quiet = None, 0.0
+    while True:
+        job = await sync_to_async(lambda: Job.objects.prefetch_related("input_links", "outputs").get(id=job_id))()
+        payload = await sync_to_async(job_payload)(job)
+        text = json.dumps(payload, default=str)
+        if text != last:
+            last, quiet = text, 0.0
+            yield f"data: {text}\n\n"
+        elif quiet >= SSE_KEEPALIVE_SECONDS:
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+        if job.is_finished:
+            return
+        await asyncio.sleep(SSE_POLL_SECONDS)
+        quiet += SSE_POLL_SECONDS
+
+
+class JobEventsView(APIView):
+    @extend_schema(summary="Server-Sent Events: the job on every change, until it finishes", responses=str)
+    def get(self, request, job_id):
+        job = get_job_for(request.user, job_id)
+        response = StreamingHttpResponse(job_event_stream(job.id), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response

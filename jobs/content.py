@@ -1,0 +1,79 @@
+"""Serve an asset's bytes with HTTP range support, streamed in chunks (async under ASGI, so daphne never
+buffers a whole file), or redirect to a signed URL when the storage is remote."""
+
+import asyncio
+import os
+import re
+
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+
+from jobs.models import Asset
+
+CHUNK = 256 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first (start, end inclusive) of a `Range: bytes=…` header; None when absent or unsatisfiable."""
+    match = _RANGE.match(header.strip().split(",")[0]) if header else None
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    return (start, end) if start <= end < size else None
+
+
+def _sync_chunks(path: str, start: int, length: int):
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        while length > 0:
+            data = fh.read(min(CHUNK, length))
+            if not data:
+                return
+            length -= len(data)
+            yield data
+
+
+async def _async_chunks(path: str, start: int, length: int):
+    fh = await asyncio.to_thread(open, path, "rb")
+    try:
+        await asyncio.to_thread(fh.seek, start)
+        while length > 0:
+            data = await asyncio.to_thread(fh.read, min(CHUNK, length))
+            if not data:
+                return
+            length -= len(data)
+            yield data
+    finally:
+        await asyncio.to_thread(fh.close)
+
+
+def asset_response(request, asset: Asset) -> HttpResponse:
+    try:
+        path = asset.file.path
+    except NotImplementedError:
+        return HttpResponseRedirect(asset.file.url)  # a signed, expiring URL from the storage backend
+    size = os.path.getsize(path)
+    header = request.headers.get("Range", "")
+    span = parse_range(header, size)
+    if header and span is None and _RANGE.match(header.strip().split(",")[0]):
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    start, end = span or (0, size - 1)
+    length = end - start + 1 if size else 0
+    chunks = _async_chunks if isinstance(request, ASGIRequest) else _sync_chunks
+    response = StreamingHttpResponse(
+        chunks(path, start, length), status=206 if span else 200, content_type=asset.content_type
+    )
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = content_disposition_header(False, asset.name)
+    if span:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response

@@ -1,0 +1,88 @@
+"""What an operation sees while it runs: its inputs as local files, a work dir, and FFmpeg with progress."""
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from jobs.ffmpeg.errors import Cancelled, MediaError
+from jobs.ffmpeg.progress import Progress
+from jobs.ffmpeg.runner import run_ffmpeg
+from jobs.models import Asset, Job
+from jobs.realtime import JobEvents
+
+
+class JobContext:
+    def __init__(self, job: Job, workdir: Path):
+        self.job = job
+        self.workdir = workdir
+        self.inputs: list[Asset] = job.ordered_inputs()
+        self._local: dict[str, Path] = {}
+        self.started = time.monotonic()
+
+    # --- files ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def input_options(protocols: str = "file") -> dict:
+        """Options for every `ffmpeg.input`: FFmpeg may open only local files unless a run needs more."""
+        return {"protocol_whitelist": protocols}
+
+    def local_path(self, asset: Asset) -> Path:
+        """A local path to the asset: in place on local storage, otherwise fetched once into the work dir."""
+        if asset.id not in self._local:
+            try:
+                self._local[asset.id] = Path(asset.file.path)
+            except NotImplementedError:  # remote storage (S3) has no local path
+                self.set_stage("fetching")
+                target = self.workdir / "inputs" / f"{asset.id}-{asset.storage_name}"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with asset.file.open("rb") as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1024 * 1024)
+                self._local[asset.id] = target
+        return self._local[asset.id]
+
+    def output_path(self, name: str) -> Path:
+        path = self.workdir / "out" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def stem(asset: Asset) -> str:
+        """A safe base name for outputs derived from an input's display name."""
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(asset.name).stem).strip("-.")[:60]
+        return stem or asset.id
+
+    # --- progress and cancel -------------------------------------------------------------------------
+
+    def set_stage(self, stage: str, **fields) -> None:
+        self._beat(stage=stage, **fields)
+
+    def _beat(self, **fields) -> None:
+        """Renew the lease and store progress; raise Cancelled when the job is no longer ours."""
+        if not self.job.heartbeat(lease_seconds=settings.MEDIAHUB_JOB_LEASE_SECONDS, **fields):
+            raise Cancelled()
+        for name, value in fields.items():
+            setattr(self.job, name, value)
+        JobEvents.changed(self.job)
+
+    def ffmpeg(self, args: list[str], *, duration: float | None, stage: str, span=(0.0, 99.0)) -> Progress:
+        """Run FFmpeg, mapping its progress onto `span` of the job's progress."""
+        low, high = span
+        self.set_stage(stage, progress=low)
+
+        def tick(progress: Progress) -> bool:
+            percent = round(low + (high - low) * progress.percent / 100, 1)
+            try:
+                self._beat(progress=max(percent, self.job.progress), eta_seconds=progress.eta_seconds)
+            except Cancelled:
+                return False
+            return True
+
+        remaining = settings.MEDIAHUB_JOB_TIMEOUT - (time.monotonic() - self.started)
+        if remaining <= 0:
+            raise MediaError("timeout", "The job ran longer than its time limit.")
+        return run_ffmpeg(
+            args, duration=duration, tick=tick, timeout=remaining, interval=settings.MEDIAHUB_PROGRESS_INTERVAL
+        )

@@ -1,0 +1,102 @@
+"""The one place FFmpeg runs: progress parsing, timeouts, cancel (kills the process group), error tails."""
+
+import collections
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+
+from jobs.ffmpeg.errors import Cancelled, MediaError
+from jobs.ffmpeg.progress import Progress
+
+log = logging.getLogger(__name__)
+
+# Added to every run: machine-readable progress on stdout, warnings and errors on stderr.
+GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-y", "-v", "warning", "-nostats", "-progress", "pipe:1"]
+
+_KNOWN_ERRORS = [
+    ("Invalid data found when processing input", "corrupt_input", "The input is corrupt or not a media file."),
+    ("moov atom not found", "corrupt_input", "The input MP4 is truncated (no moov atom)."),
+    ("does not contain any stream", "no_streams", "The input has no stream this operation can use."),
+    ("matches no streams", "no_streams", "The input has no stream this operation can use."),
+    ("Unknown encoder", "encoder_missing", "This FFmpeg build lacks the requested encoder."),
+    ("not allowed", "protocol_refused", "The input refers to a protocol or file that is not allowed."),
+    ("Protocol not found", "protocol_refused", "The input refers to a protocol that is not allowed."),
+]
+
+Tick = Callable[[Progress], bool]
+
+
+def explain(stderr_tail: str) -> MediaError:
+    for needle, code, message in _KNOWN_ERRORS:
+        if needle in stderr_tail:
+            return MediaError(code, message, detail=stderr_tail)
+    last = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "no output"
+    return MediaError("ffmpeg_failed", f"FFmpeg failed: {last}", detail=stderr_tail)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_ffmpeg(
+    args: list[str],
+    *,
+    duration: float | None,
+    tick: Tick | None = None,
+    timeout: float = 3600,
+    interval: float = 0.5,
+) -> Progress:
+    """Run `ffmpeg <GLOBAL_ARGS> <args>`; `tick(progress)` is called every `interval` s and returns False to
+    cancel. Raises Cancelled, or MediaError with FFmpeg's stderr tail on failure or timeout."""
+    from django.conf import settings
+
+    cmd = [settings.MEDIAHUB_FFMPEG, *GLOBAL_ARGS, *args]
+    log.debug("ffmpeg %s", cmd)
+    progress = Progress(duration=duration)
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,  # its own process group: a cancel kills FFmpeg and anything it spawned
+    )
+    readers = [
+        threading.Thread(target=lambda: [progress.feed(line) for line in proc.stdout], daemon=True),
+        threading.Thread(target=lambda: [tail.append(line.rstrip()) for line in proc.stderr], daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                proc.wait(timeout=interval)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() > deadline:
+                _kill(proc)
+                raise MediaError("timeout", f"FFmpeg ran longer than the {timeout:.0f} s limit.", permanent=True)
+            if tick is not None and not tick(progress):
+                _kill(proc)
+                raise Cancelled()
+    except BaseException:
+        if proc.poll() is None:
+            _kill(proc)
+        raise
+    for reader in readers:
+        reader.join(timeout=5)
+    if proc.returncode != 0:
+        raise explain("\n".join(tail))
+    progress.done, progress.percent = True, 100.0
+    return progress

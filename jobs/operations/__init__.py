@@ -1,0 +1,22 @@
+"""The operation registry: names → operations; the catalog endpoint is generated from it."""
+
+from jobs.operations.base import Operation
+from jobs.operations.transcode import Transcode
+
+REGISTRY: dict[str, Operation] = {op.name: op for op in (Transcode(),)}
+
+
+def get_operation(name: str) -> Operation | None:
+    return REGISTRY.get(name)
+
+
+def catalog() -> list[dict]:
+    return [
+        {
+            "name": op.name,
+            "description": op.description,
+            "inputs": {"min": op.min_inputs, "max": op.max_inputs, "kinds": list(op.input_kinds)},
+            "params_schema": op.params_model.model_json_schema(),
+        }
+        for op in REGISTRY.values()
+    ]

@@ -1,0 +1,60 @@
+"""What every operation is: validated params, accepted inputs, and a run that writes output files."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from jobs.ffmpeg.errors import MediaError
+
+if TYPE_CHECKING:
+    from jobs.execution import JobContext
+
+
+class Params(BaseModel):
+    """Base of every operation's params: unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class OutputFile:
+    path: Path
+    name: str
+
+
+@dataclass
+class Outcome:
+    files: list[OutputFile] = field(default_factory=list)
+    result: dict | None = None
+
+
+class Operation(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params_model: ClassVar[type[Params]]
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int] = 1
+    input_kinds: ClassVar[tuple[str, ...]] = ("video",)
+
+    def check_inputs(self, assets: list, params: Params) -> dict[str, list[str]]:
+        """Field errors (`inputs.N`) for inputs this operation cannot use; empty when all are fine."""
+        errors = {}
+        for index, asset in enumerate(assets):
+            if asset.kind not in self.input_kinds:
+                wanted = " or ".join(self.input_kinds)
+                errors[f"inputs.{index}"] = [f"{asset.id} is {asset.kind}, this operation needs {wanted}."]
+            elif "video" in self.input_kinds and len(self.input_kinds) == 1 and not asset.has_video:
+                errors[f"inputs.{index}"] = [f"{asset.id}: input has no video stream."]
+        return errors
+
+    @abstractmethod
+    def run(self, ctx: "JobContext", params: Params) -> Outcome:
+        """Read inputs through `ctx`, run FFmpeg through `ctx.ffmpeg`, return the files written."""
+
+    @staticmethod
+    def require_video(asset) -> None:
+        if not asset.has_video:
+            raise MediaError("no_video_stream", "input has no video stream")

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from jobs import pages
+
+app_name = "jobs"
+
+urlpatterns = [
+    path("", pages.job_list, name="list"),
+    path("jobs/new", pages.job_create, name="create"),
+    path("jobs/rows", pages.job_rows, name="rows"),
+    path("jobs/<str:job_id>/", pages.job_detail, name="detail"),
+    path("jobs/<str:job_id>/<str:action>", pages.job_action, name="action"),
+]

@@ -1,0 +1,85 @@
+"""Dashboard pages: short views over the same services and selectors as the API."""
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+
+from jobs.forms import TranscodeForm
+from jobs.selectors import get_job_for, jobs_for
+from jobs.services.assets import asset_create
+from jobs.services.jobs import job_cancel, job_retry, job_submit
+from mediahub.errors import AppError, NotFound
+
+
+def _job_or_404(user, job_id):
+    try:
+        return get_job_for(user, job_id)
+    except NotFound:
+        raise Http404("No such job.") from None
+
+
+@login_required
+def job_list(request):
+    form = TranscodeForm()
+    jobs = jobs_for(request.user)[:50]
+    return render(request, "jobs/list.html", {"form": form, "jobs": jobs})
+
+
+@csrf_exempt  # the upload handlers must be set before the body is read; csrf_protect below still checks it
+@login_required
+def job_create(request):
+    if request.method != "POST":
+        return redirect("jobs:list")
+    request.upload_handlers = [TemporaryFileUploadHandler(request)]
+    return _job_create(request)
+
+
+@csrf_protect
+def _job_create(request):
+    form = TranscodeForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "jobs/list.html", {"form": form, "jobs": jobs_for(request.user)[:50]}, status=400)
+    upload = form.cleaned_data["file"]
+    params = {"format": form.cleaned_data["format"], "quality": form.cleaned_data["quality"]}
+    if form.cleaned_data["resolution"]:
+        params["resolution"] = form.cleaned_data["resolution"]
+    try:
+        asset = asset_create(owner=request.user, path=Path(upload.temporary_file_path()), name=upload.name)
+        job, _ = job_submit(owner=request.user, operation="transcode", inputs=[asset.id], params=params)
+    except AppError as exc:
+        for field_errors in exc.fields.values() or [[exc.message]]:
+            for message in field_errors:
+                form.add_error(None, message)
+        return render(request, "jobs/list.html", {"form": form, "jobs": jobs_for(request.user)[:50]}, status=400)
+    return redirect(job)
+
+
+@login_required
+def job_detail(request, job_id):
+    return render(request, "jobs/detail.html", {"job": _job_or_404(request.user, job_id)})
+
+
+@login_required
+def job_rows(request):
+    """The jobs table body, refreshed by htmx."""
+    return render(request, "jobs/_rows.html", {"jobs": jobs_for(request.user)[:50]})
+
+
+@login_required
+@require_POST
+def job_action(request, job_id, action):
+    job = _job_or_404(request.user, job_id)
+    service = {"cancel": job_cancel, "retry": job_retry}.get(action)
+    if service is None:
+        raise Http404("No such action.")
+    try:
+        service(job=job)
+    except AppError as exc:
+        messages.warning(request, exc.message)
+    return redirect(job)

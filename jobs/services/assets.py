@@ -1,0 +1,84 @@
+"""Assets: files in storage with their ffprobe metadata."""
+
+import hashlib
+import mimetypes
+import re
+from pathlib import Path
+
+from django.core.files import File
+from django.db import transaction
+
+from jobs.ffmpeg.probe import probe_file
+from jobs.models import Asset, Job
+from mediahub.errors import Conflict, InvalidInput
+
+_EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def display_name(name: str) -> str:
+    """The user's file name reduced to something safe to show: no folders, no control characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or "file"
+
+
+def storage_name(name: str) -> str:
+    ext = Path(name).suffix.lower().lstrip(".")
+    return f"file.{ext}" if _EXTENSION.match(ext) else "file.bin"
+
+
+def asset_create(
+    *, owner, path: Path, name: str, source: str = Asset.Source.UPLOAD, job: Job | None = None
+) -> Asset:
+    """Probe, hash and store a local file as an Asset; the storage key is built from ids, never the name."""
+    if path.stat().st_size == 0:
+        raise InvalidInput("The file is empty.", fields={"file": ["The file is empty."]})
+    info = probe_file(path)
+    shown = display_name(name)
+    asset = Asset(
+        owner=owner,
+        name=shown,
+        storage_name=storage_name(shown),
+        kind=info.kind,
+        size=path.stat().st_size,
+        sha256=_sha256(path),
+        probe=info.probe,
+        duration=info.duration,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        video_codec=info.video_codec,
+        audio_codec=info.audio_codec,
+        source=source,
+        job=job,
+    )
+    asset.content_type = mimetypes.guess_type(asset.storage_name)[0] or "application/octet-stream"
+    with open(path, "rb") as fh:
+        asset.file.save(asset.storage_name, File(fh), save=False)
+    try:
+        asset.save()
+    except Exception:
+        asset.file.delete(save=False)
+        raise
+    return asset
+
+
+def asset_delete(*, asset: Asset) -> None:
+    """Delete the row and the stored file; an asset that queued or running jobs still read is kept (409)."""
+    with transaction.atomic():
+        busy = Job.objects.filter(
+            input_links__asset=asset, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+        ).values_list("id", flat=True)
+        if busy:
+            raise Conflict(f"The asset is an input of active jobs: {', '.join(busy)}.", code="asset_in_use")
+        file = asset.file
+        asset.delete()
+    transaction.on_commit(lambda: file.delete(save=False))

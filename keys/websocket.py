@@ -1,0 +1,30 @@
+"""WebSocket auth: an API key from `?token=` or the Authorization header, else the session's user."""
+
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
+
+from keys.authentication import key_from_header, user_for_key
+
+
+class ApiKeyAuthMiddleware:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        raw = parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
+        if raw is None:
+            header = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
+            raw = key_from_header(header) if header else None
+        if raw is not None:
+            client = scope.get("client") or [None]
+            user = await database_sync_to_async(user_for_key)(raw, ip=client[0])
+            scope = dict(scope, user=user or AnonymousUser(), auth_method="key")
+        return await self.inner(scope, receive, send)
+
+
+def ApiKeyAuthMiddlewareStack(inner):  # noqa: N802 (named like Channels' AuthMiddlewareStack)
+    # The session middleware runs first and sets scope["user"]; a key, when given, then replaces it.
+    return AuthMiddlewareStack(ApiKeyAuthMiddleware(inner))

@@ -1,0 +1,57 @@
+"""System checks: each names what is wrong and how to fix it."""
+
+import os
+import shutil
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register(Tags.compatibility)
+def media_tools(app_configs, **kwargs):
+    errors = []
+    for check_id, tool in (("mediahub.E001", settings.MEDIAHUB_FFMPEG), ("mediahub.E002", settings.MEDIAHUB_FFPROBE)):
+        if not shutil.which(tool):
+            errors.append(
+                Error(
+                    f"{tool} not found on PATH.",
+                    hint="Install FFmpeg: apt-get install ffmpeg (or set MEDIAHUB_FFMPEG / MEDIAHUB_FFPROBE).",
+                    id=check_id,
+                )
+            )
+    return errors
+
+
+@register(Tags.database)
+def database_url(app_configs, **kwargs):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if settings.DATABASE_URL and not engine.endswith(("postgresql", "sqlite3")):
+        return [
+            Error(
+                f"DATABASE_URL selects {engine}, which MediaHub does not support.",
+                hint="Use postgres://user:password@host:5432/name, or unset DATABASE_URL for embedded SQLite.",
+                id="mediahub.E004",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=False)
+def production_config(app_configs, **kwargs):
+    if not settings.PRODUCTION:
+        return []
+    errors = []
+    if len(os.environ.get("SECRET_KEY", "")) < 40:
+        errors.append(
+            Error("SECRET_KEY is missing or too short for production.",
+                  hint="Set SECRET_KEY to 50 random characters.", id="mediahub.E003")
+        )
+    if settings.DEBUG:
+        errors.append(Error("DEBUG is on in production.", hint="Unset DEBUG.", id="mediahub.E005"))
+    if not settings.ALLOWED_HOSTS:
+        errors.append(Error("ALLOWED_HOSTS is empty in production.",
+                            hint="Set ALLOWED_HOSTS to the host names MediaHub is served at.", id="mediahub.E006"))
+    if not settings.DATABASE_URL:
+        errors.append(Warning("Production runs on embedded SQLite.",
+                              hint="Set DATABASE_URL=postgres://… for more than one worker host.", id="mediahub.W001"))
+    return errors

@@ -1,0 +1,51 @@
+"""Serve the app (daphne: HTTP + WebSocket) and run the django-q2 cluster beside it; Ctrl-C or SIGTERM
+stops both, and if either one dies the other is stopped too."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server and the job workers together."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-workers", action="store_true", help="Serve only; run qcluster elsewhere.")
+
+    def handle(self, *args, host, port, no_workers, **options):
+        python = sys.executable
+        commands = {"web": [python, "-m", "daphne", "-b", host, "-p", str(port), "mediahub.asgi:application"]}
+        if not no_workers:
+            commands["workers"] = [python, "manage.py", "qcluster"]
+        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        self.stdout.write(f"MediaHub at http://{host}:{port}/ (API docs: /api/docs/); Ctrl-C stops it.")
+
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping and all(proc.poll() is None for proc in procs.values()):
+            time.sleep(0.3)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        failed = [name for name, proc in procs.items() if proc.returncode not in (0, -signal.SIGTERM, -signal.SIGINT)]
+        if failed and not stopping:
+            self.stderr.write(f"Stopped because {', '.join(failed)} exited.")
+            sys.exit(1)
