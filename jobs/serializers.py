@@ -10,8 +10,23 @@ class AssetOut(serializers.ModelSerializer):
     class Meta:
         model = Asset
         fields = [
-            "id", "kind", "name", "size", "content_type", "sha256", "duration", "width", "height", "fps",
-            "video_codec", "audio_codec", "source", "job", "probe", "created_at", "content_url",
+            "id",
+            "kind",
+            "name",
+            "size",
+            "content_type",
+            "sha256",
+            "duration",
+            "width",
+            "height",
+            "fps",
+            "video_codec",
+            "audio_codec",
+            "source",
+            "job",
+            "probe",
+            "created_at",
+            "content_url",
         ]
 
     def get_content_url(self, asset: Asset) -> str:
@@ -33,9 +48,24 @@ class JobOut(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "operation", "status", "progress", "stage", "eta_seconds", "params", "inputs", "outputs",
-            "result", "error", "attempts", "max_attempts", "priority", "created_at", "started_at",
-            "finished_at", "updated_at",
+            "id",
+            "operation",
+            "status",
+            "progress",
+            "stage",
+            "eta_seconds",
+            "params",
+            "inputs",
+            "outputs",
+            "result",
+            "error",
+            "attempts",
+            "max_attempts",
+            "priority",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "updated_at",
         ]
 
     def get_inputs(self, job: Job) -> list[str]:

@@ -43,15 +43,28 @@ def production_config(app_configs, **kwargs):
     errors = []
     if len(os.environ.get("SECRET_KEY", "")) < 40:
         errors.append(
-            Error("SECRET_KEY is missing or too short for production.",
-                  hint="Set SECRET_KEY to 50 random characters.", id="mediahub.E003")
+            Error(
+                "SECRET_KEY is missing or too short for production.",
+                hint="Set SECRET_KEY to 50 random characters.",
+                id="mediahub.E003",
+            )
         )
     if settings.DEBUG:
         errors.append(Error("DEBUG is on in production.", hint="Unset DEBUG.", id="mediahub.E005"))
     if not settings.ALLOWED_HOSTS:
-        errors.append(Error("ALLOWED_HOSTS is empty in production.",
-                            hint="Set ALLOWED_HOSTS to the host names MediaHub is served at.", id="mediahub.E006"))
+        errors.append(
+            Error(
+                "ALLOWED_HOSTS is empty in production.",
+                hint="Set ALLOWED_HOSTS to the host names MediaHub is served at.",
+                id="mediahub.E006",
+            )
+        )
     if not settings.DATABASE_URL:
-        errors.append(Warning("Production runs on embedded SQLite.",
-                              hint="Set DATABASE_URL=postgres://… for more than one worker host.", id="mediahub.W001"))
+        errors.append(
+            Warning(
+                "Production runs on embedded SQLite.",
+                hint="Set DATABASE_URL=postgres://… for more than one worker host.",
+                id="mediahub.W001",
+            )
+        )
     return errors

@@ -46,9 +46,12 @@ def run_ffprobe(path: Path) -> dict:
     """The ffprobe JSON of a local file; a file ffprobe cannot read raises MediaError('unreadable_media')."""
     cmd = [
         settings.MEDIAHUB_FFPROBE,
-        "-v", "error",
-        "-protocol_whitelist", "file",
-        "-print_format", "json",
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        "file",
+        "-print_format",
+        "json",
         "-show_format",
         "-show_streams",
         str(path),
@@ -81,8 +84,12 @@ def describe(probe: dict) -> MediaInfo:
     if video:
         info.video_codec = video.get("codec_name", "")
         info.width, info.height = video.get("width"), video.get("height")
-        is_still = info.video_codec in _IMAGE_CODECS and not audio and (
-            fmt.get("format_name", "").endswith("_pipe") or fmt.get("format_name") in ("image2", "png_pipe", "gif")
+        is_still = (
+            info.video_codec in _IMAGE_CODECS
+            and not audio
+            and (
+                fmt.get("format_name", "").endswith("_pipe") or fmt.get("format_name") in ("image2", "png_pipe", "gif")
+            )
         )
         if is_still and info.video_codec != "gif":
             info.kind, info.duration = "image", None

@@ -10,7 +10,6 @@ import mediahub.ids
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,98 +18,189 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.CharField(default=mediahub.ids.IdFactory('job'), editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('operation', models.CharField(db_index=True, max_length=32)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=16)),
-                ('progress', models.FloatField(default=0)),
-                ('stage', models.CharField(blank=True, max_length=32)),
-                ('eta_seconds', models.FloatField(blank=True, null=True)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('log_tail', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('max_attempts', models.PositiveIntegerField(default=3)),
-                ('priority', models.PositiveSmallIntegerField(default=0)),
-                ('webhook_url', models.URLField(blank=True, max_length=2000)),
-                ('idempotency_key', models.CharField(blank=True, max_length=255)),
-                ('request_fingerprint', models.CharField(blank=True, max_length=64)),
-                ('worker', models.CharField(blank=True, max_length=128)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.CharField(
+                        default=mediahub.ids.IdFactory("job"),
+                        editable=False,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("operation", models.CharField(db_index=True, max_length=32)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0)),
+                ("stage", models.CharField(blank=True, max_length=32)),
+                ("eta_seconds", models.FloatField(blank=True, null=True)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("log_tail", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("max_attempts", models.PositiveIntegerField(default=3)),
+                ("priority", models.PositiveSmallIntegerField(default=0)),
+                ("webhook_url", models.URLField(blank=True, max_length=2000)),
+                ("idempotency_key", models.CharField(blank=True, max_length=255)),
+                ("request_fingerprint", models.CharField(blank=True, max_length=64)),
+                ("worker", models.CharField(blank=True, max_length=128)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="jobs", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Asset',
+            name="Asset",
             fields=[
-                ('id', models.CharField(default=mediahub.ids.IdFactory('ast'), editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('file', models.FileField(max_length=255, upload_to=jobs.models.asset_upload_to)),
-                ('storage_name', models.CharField(help_text="File name inside storage: 'source.<ext>'.", max_length=64)),
-                ('name', models.CharField(help_text="The name shown to people (the uploaded file's name).", max_length=255)),
-                ('kind', models.CharField(choices=[('video', 'Video'), ('audio', 'Audio'), ('image', 'Image'), ('subtitle', 'Subtitle'), ('data', 'Data')], default='data', max_length=16)),
-                ('content_type', models.CharField(default='application/octet-stream', max_length=100)),
-                ('size', models.BigIntegerField(default=0)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('probe', models.JSONField(blank=True, default=dict)),
-                ('duration', models.FloatField(blank=True, null=True)),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('fps', models.FloatField(blank=True, null=True)),
-                ('video_codec', models.CharField(blank=True, max_length=32)),
-                ('audio_codec', models.CharField(blank=True, max_length=32)),
-                ('source', models.CharField(choices=[('upload', 'Upload'), ('url', 'Url'), ('job', 'Job'), ('generation', 'Generation')], default='upload', max_length=16)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assets', to=settings.AUTH_USER_MODEL)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='outputs', to='jobs.job')),
+                (
+                    "id",
+                    models.CharField(
+                        default=mediahub.ids.IdFactory("ast"),
+                        editable=False,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("file", models.FileField(max_length=255, upload_to=jobs.models.asset_upload_to)),
+                (
+                    "storage_name",
+                    models.CharField(help_text="File name inside storage: 'source.<ext>'.", max_length=64),
+                ),
+                (
+                    "name",
+                    models.CharField(help_text="The name shown to people (the uploaded file's name).", max_length=255),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("video", "Video"),
+                            ("audio", "Audio"),
+                            ("image", "Image"),
+                            ("subtitle", "Subtitle"),
+                            ("data", "Data"),
+                        ],
+                        default="data",
+                        max_length=16,
+                    ),
+                ),
+                ("content_type", models.CharField(default="application/octet-stream", max_length=100)),
+                ("size", models.BigIntegerField(default=0)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("probe", models.JSONField(blank=True, default=dict)),
+                ("duration", models.FloatField(blank=True, null=True)),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("fps", models.FloatField(blank=True, null=True)),
+                ("video_codec", models.CharField(blank=True, max_length=32)),
+                ("audio_codec", models.CharField(blank=True, max_length=32)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("upload", "Upload"), ("url", "Url"), ("job", "Job"), ("generation", "Generation")],
+                        default="upload",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="assets", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="outputs",
+                        to="jobs.job",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='JobInput',
+            name="JobInput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('asset', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.asset')),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='input_links', to='jobs.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="jobs.asset"
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="input_links", to="jobs.job"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='job',
-            name='inputs',
-            field=models.ManyToManyField(blank=True, related_name='input_of', through='jobs.JobInput', to='jobs.asset'),
+            model_name="job",
+            name="inputs",
+            field=models.ManyToManyField(blank=True, related_name="input_of", through="jobs.JobInput", to="jobs.asset"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['owner', '-created_at'], name='jobs_asset_owner_i_830076_idx'),
+            model_name="asset",
+            index=models.Index(fields=["owner", "-created_at"], name="jobs_asset_owner_i_830076_idx"),
         ),
         migrations.AddConstraint(
-            model_name='jobinput',
-            constraint=models.UniqueConstraint(fields=('job', 'position'), name='jobinput_unique_position'),
+            model_name="jobinput",
+            constraint=models.UniqueConstraint(fields=("job", "position"), name="jobinput_unique_position"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['owner', '-created_at'], name='jobs_job_owner_i_6da30c_idx'),
+            model_name="job",
+            index=models.Index(fields=["owner", "-created_at"], name="jobs_job_owner_i_6da30c_idx"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['status', 'lease_expires_at'], name='jobs_job_status_8b8fc1_idx'),
+            model_name="job",
+            index=models.Index(fields=["status", "lease_expires_at"], name="jobs_job_status_8b8fc1_idx"),
         ),
         migrations.AddConstraint(
-            model_name='job',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('owner', 'idempotency_key'), name='job_unique_idempotency_key'),
+            model_name="job",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key", ""), _negated=True),
+                fields=("owner", "idempotency_key"),
+                name="job_unique_idempotency_key",
+            ),
         ),
     ]

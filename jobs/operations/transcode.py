@@ -36,10 +36,28 @@ AUDIO_BITRATE = {"low": "96k", "medium": "128k", "high": "192k"}
 ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
 AUDIO_ENCODERS = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame"}
 # x264 preset names mapped onto libvpx's cpu-used and SVT-AV1's preset numbers.
-VP9_SPEED = {"ultrafast": 8, "superfast": 7, "veryfast": 6, "faster": 5, "fast": 4, "medium": 3, "slow": 2,
-             "slower": 1, "veryslow": 0}
-SVT_PRESET = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 7, "slow": 5,
-              "slower": 4, "veryslow": 2}
+VP9_SPEED = {
+    "ultrafast": 8,
+    "superfast": 7,
+    "veryfast": 6,
+    "faster": 5,
+    "fast": 4,
+    "medium": 3,
+    "slow": 2,
+    "slower": 1,
+    "veryslow": 0,
+}
+SVT_PRESET = {
+    "ultrafast": 12,
+    "superfast": 11,
+    "veryfast": 10,
+    "faster": 9,
+    "fast": 8,
+    "medium": 7,
+    "slow": 5,
+    "slower": 4,
+    "veryslow": 2,
+}
 BITRATE_PATTERN = r"^[1-9][0-9]*(\.[0-9]+)?[kKmM]?$"
 
 
@@ -79,8 +97,15 @@ class TranscodeParams(Params):
             raise ValueError("give one of quality, crf or video_bitrate")
         if self.crf is not None and video_codec == "h264" and self.crf > 51:
             raise ValueError("crf for h264 is 0–51")
-        if video_codec == "copy" and (self.resolution or self.width or self.height or self.fps
-                                      or self.crf is not None or self.video_bitrate or self.quality):
+        if video_codec == "copy" and (
+            self.resolution
+            or self.width
+            or self.height
+            or self.fps
+            or self.crf is not None
+            or self.video_bitrate
+            or self.quality
+        ):
             raise ValueError("video_codec copy keeps the stream as it is: drop size, fps and quality options")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")

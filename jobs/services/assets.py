@@ -35,9 +35,7 @@ def storage_name(name: str) -> str:
     return f"file.{ext}" if _EXTENSION.match(ext) else "file.bin"
 
 
-def asset_create(
-    *, owner, path: Path, name: str, source: str = Asset.Source.UPLOAD, job: Job | None = None
-) -> Asset:
+def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPLOAD, job: Job | None = None) -> Asset:
     """Probe, hash and store a local file as an Asset; the storage key is built from ids, never the name."""
     if path.stat().st_size == 0:
         raise InvalidInput("The file is empty.", fields={"file": ["The file is empty."]})

@@ -87,9 +87,7 @@ def job_submit(
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
             )
-            JobInput.objects.bulk_create(
-                JobInput(job=job, asset=asset, position=i) for i, asset in enumerate(assets)
-            )
+            JobInput.objects.bulk_create(JobInput(job=job, asset=asset, position=i) for i, asset in enumerate(assets))
             transaction.on_commit(lambda: enqueue_job(job.id))
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one created the job.
@@ -102,9 +100,7 @@ def job_submit(
 
 def _replay(job: Job, fingerprint: str) -> Job:
     if job.request_fingerprint != fingerprint:
-        raise Conflict(
-            "This Idempotency-Key was used with a different request.", code="idempotency_key_reused"
-        )
+        raise Conflict("This Idempotency-Key was used with a different request.", code="idempotency_key_reused")
     return job
 
 
@@ -173,9 +169,7 @@ def _run(job: Job, workdir: Path) -> None:
     try:
         with transaction.atomic():
             for output in outcome.files:
-                stored.append(
-                    asset_create(owner=job.owner, path=output.path, name=output.name, source="job", job=job)
-                )
+                stored.append(asset_create(owner=job.owner, path=output.path, name=output.name, source="job", job=job))
             if not job.finish(Job.Status.SUCCEEDED, progress=100, stage="done", result=outcome.result):
                 raise Cancelled()
     except BaseException:

@@ -5,7 +5,11 @@ def test_vp9_webm_example_gives_480_high_webm_of_source_duration(alice_api, uplo
     asset = upload(alice_api, clip_path)
     job = run_job(
         alice_api,
-        {"operation": "transcode", "input": asset["id"], "params": {"format": "webm", "video_codec": "vp9", "height": 480}},
+        {
+            "operation": "transcode",
+            "input": asset["id"],
+            "params": {"format": "webm", "video_codec": "vp9", "height": 480},
+        },
     )
     assert job["status"] == "succeeded", job["error"]
     assert job["progress"] == 100
