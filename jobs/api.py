@@ -10,7 +10,7 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,8 +18,8 @@ from jobs.content import asset_response
 from jobs.models import Job
 from jobs.operations import catalog
 from jobs.selectors import assets_for, get_asset_for, get_job_for, jobs_for
-from jobs.serializers import AssetOut, AssetUploadIn, JobIn, JobOut, job_payload
-from jobs.services.assets import asset_create, asset_delete
+from jobs.serializers import AssetOut, AssetUploadIn, AssetUrlIn, JobIn, JobOut, job_payload
+from jobs.services.assets import asset_create, asset_delete, asset_import_url
 from jobs.services.jobs import job_cancel, job_retry, job_submit
 from mediahub.errors import InvalidInput, TooLarge
 
@@ -46,7 +46,7 @@ class OperationsView(APIView):
 
 class AssetListView(generics.ListAPIView):
     serializer_class = AssetOut
-    parser_classes = [MultiPartParser]
+    parser_classes = [MultiPartParser, JSONParser]
 
     def initialize_request(self, request, *args, **kwargs):
         if request.method == "POST":
@@ -58,10 +58,19 @@ class AssetListView(generics.ListAPIView):
         kind = self.request.query_params.get("kind")
         return queryset.filter(kind=kind) if kind else queryset
 
-    @extend_schema(request=AssetUploadIn, responses={201: AssetOut}, summary="Upload a media file")
+    @extend_schema(
+        request={"multipart/form-data": AssetUploadIn, "application/json": AssetUrlIn},
+        responses={201: AssetOut},
+        summary="Upload a media file, or import one from a URL",
+    )
     def post(self, request):
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MEDIAHUB_MAX_UPLOAD_BYTES + 64 * 1024:
             raise _too_large()
+        if request.content_type.startswith("application/json"):
+            body = AssetUrlIn(data=request.data)
+            body.is_valid(raise_exception=True)
+            asset = asset_import_url(owner=request.user, url=body.validated_data["url"])
+            return Response(AssetOut(asset, context={"request": request}).data, status=status.HTTP_201_CREATED)
         serializer = AssetUploadIn(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]

@@ -97,3 +97,7 @@ class JobIn(serializers.Serializer):
 
 class AssetUploadIn(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
+
+
+class AssetUrlIn(serializers.Serializer):
+    url = serializers.URLField(max_length=2000)

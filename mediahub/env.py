@@ -1,5 +1,6 @@
 """Typed readers for environment variables; a bad value names the variable."""
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -36,3 +37,14 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_cidrs(name: str) -> list[str]:
+    """Comma-separated networks (`10.0.0.0/8, ::1/128`), each checked."""
+    cidrs = env_list(name)
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {cidr!r} is not a network in CIDR form") from None
+    return cidrs

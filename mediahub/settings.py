@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from mediahub.env import env_bool, env_int, env_list, env_str
+from mediahub.env import env_bool, env_cidrs, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("MEDIAHUB_DATA_DIR", str(BASE_DIR / "var")))
@@ -164,6 +164,9 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MEDIAHUB_MAX_UPLOAD_BYTES = env_int("MEDIAHUB_MAX_UPLOAD_MB", 4096) * 1024 * 1024
+
+# Networks that user URLs (imports, webhooks, clip URLs) may reach although private or loopback.
+MEDIAHUB_SSRF_ALLOWLIST = env_cidrs("MEDIAHUB_SSRF_ALLOWLIST")
 
 # --- auth, API ---------------------------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -3,14 +3,17 @@
 import hashlib
 import mimetypes
 import re
+import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
 from jobs.ffmpeg.probe import probe_file
 from jobs.models import Asset, Job
 from mediahub.errors import Conflict, InvalidInput
+from mediahub.ssrf import fetch_to_file
 
 _EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
 
@@ -67,6 +70,14 @@ def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPL
         asset.file.delete(save=False)
         raise
     return asset
+
+
+def asset_import_url(*, owner, url: str) -> Asset:
+    """Fetch a URL (SSRF-checked at every hop, size-limited) and store it as an Asset."""
+    settings.MEDIAHUB_WORK_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.MEDIAHUB_WORK_DIR) as tmp:
+        download = fetch_to_file(url, Path(tmp) / "download", max_bytes=settings.MEDIAHUB_MAX_UPLOAD_BYTES)
+        return asset_create(owner=owner, path=download.path, name=download.name, source=Asset.Source.URL)
 
 
 def asset_delete(*, asset: Asset) -> None:
