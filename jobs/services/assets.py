@@ -26,6 +26,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _MovableFile(File):
+    """A local file that FileSystemStorage moves into place instead of copying (remote storages read it)."""
+
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
 def display_name(name: str) -> str:
     """The user's file name reduced to something safe to show: no folders, no control characters."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
@@ -39,7 +46,8 @@ def storage_name(name: str) -> str:
 
 
 def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPLOAD, job: Job | None = None) -> Asset:
-    """Probe, hash and store a local file as an Asset; the storage key is built from ids, never the name."""
+    """Probe, hash and store a local file as an Asset; the storage key is built from ids, never the name.
+    The file at `path` is handed over: local storage moves it into place."""
     if path.stat().st_size == 0:
         raise InvalidInput("The file is empty.", fields={"file": ["The file is empty."]})
     info = probe_file(path)
@@ -63,7 +71,7 @@ def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPL
     )
     asset.content_type = mimetypes.guess_type(asset.storage_name)[0] or "application/octet-stream"
     with open(path, "rb") as fh:
-        asset.file.save(asset.storage_name, File(fh), save=False)
+        asset.file.save(asset.storage_name, _MovableFile(fh, name=str(path)), save=False)
     try:
         asset.save()
     except Exception:
