@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 
 from jobs.ffmpeg.errors import Cancelled, MediaError
+from jobs.ffmpeg.inputs import input_options
 from jobs.ffmpeg.progress import Progress
 from jobs.ffmpeg.runner import run_ffmpeg
 from jobs.models import Asset, Job
@@ -26,8 +27,8 @@ class JobContext:
 
     @staticmethod
     def input_options(protocols: str = "file") -> dict:
-        """Options for every `ffmpeg.input`: FFmpeg may open only local files unless a run needs more."""
-        return {"protocol_whitelist": protocols}
+        """Options for every `ffmpeg.input` of a user file (see jobs.ffmpeg.inputs)."""
+        return input_options(protocols)
 
     def local_path(self, asset: Asset) -> Path:
         """A local path to the asset: in place on local storage, otherwise fetched once into the work dir."""

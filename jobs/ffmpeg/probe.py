@@ -9,9 +9,10 @@ from pathlib import Path
 from django.conf import settings
 
 from jobs.ffmpeg.errors import MediaError
+from jobs.ffmpeg.inputs import input_args
 
 PROBE_TIMEOUT = 60
-_IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "webp", "gif", "bmp", "tiff", "svg"}
+_IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "webp", "bmp", "tiff", "svg"}
 _SUBTITLE_FORMATS = {"srt", "webvtt", "ass"}
 
 
@@ -48,8 +49,7 @@ def run_ffprobe(path: Path) -> dict:
         settings.MEDIAHUB_FFPROBE,
         "-v",
         "error",
-        "-protocol_whitelist",
-        "file",
+        *input_args(),
         "-print_format",
         "json",
         "-show_format",
@@ -84,14 +84,9 @@ def describe(probe: dict) -> MediaInfo:
     if video:
         info.video_codec = video.get("codec_name", "")
         info.width, info.height = video.get("width"), video.get("height")
-        is_still = (
-            info.video_codec in _IMAGE_CODECS
-            and not audio
-            and (
-                fmt.get("format_name", "").endswith("_pipe") or fmt.get("format_name") in ("image2", "png_pipe", "gif")
-            )
-        )
-        if is_still and info.video_codec != "gif":
+        format_name = fmt.get("format_name", "")
+        is_image = info.video_codec in _IMAGE_CODECS and (format_name == "image2" or format_name.endswith("_pipe"))
+        if is_image and not audio:
             info.kind, info.duration = "image", None
         else:
             info.kind = "video"
