@@ -5,8 +5,6 @@ import json
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -21,21 +19,8 @@ from jobs.selectors import assets_for, get_asset_for, get_job_for, jobs_for
 from jobs.serializers import AssetOut, AssetUploadIn, AssetUrlIn, JobIn, JobOut, job_payload
 from jobs.services.assets import asset_create, asset_delete, asset_import_url
 from jobs.services.jobs import job_cancel, job_retry, job_submit
-from mediahub.errors import InvalidInput, TooLarge
-
-
-class LimitedUploadHandler(TemporaryFileUploadHandler):
-    """Spools uploads to a temp file (never whole in memory) and stops at the configured size limit."""
-
-    def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > settings.MEDIAHUB_MAX_UPLOAD_BYTES:
-            raise _too_large()
-        return super().receive_data_chunk(raw_data, start)
-
-
-def _too_large() -> TooLarge:
-    limit_mb = settings.MEDIAHUB_MAX_UPLOAD_BYTES // (1024 * 1024)
-    return TooLarge(f"The upload is larger than the {limit_mb} MB limit.", code="upload_too_large")
+from jobs.uploads import LimitedUploadHandler, check_declared_length
+from mediahub.errors import InvalidInput
 
 
 class OperationsView(APIView):
@@ -64,8 +49,7 @@ class AssetListView(generics.ListAPIView):
         summary="Upload a media file, or import one from a URL",
     )
     def post(self, request):
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MEDIAHUB_MAX_UPLOAD_BYTES + 64 * 1024:
-            raise _too_large()
+        check_declared_length(request)
         if request.content_type.startswith("application/json"):
             body = AssetUrlIn(data=request.data)
             body.is_valid(raise_exception=True)

@@ -12,6 +12,8 @@ from django.utils.http import content_disposition_header
 from jobs.models import Asset
 
 CHUNK = 256 * 1024
+# Types a browser may show inline on our origin; anything else (HTML, SVG, …) is sent as a download.
+INLINE_TYPES = ("video/", "audio/", "image/png", "image/jpeg", "image/gif", "image/webp", "text/vtt")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -73,7 +75,9 @@ def asset_response(request, asset: Asset) -> HttpResponse:
     )
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = content_disposition_header(False, asset.name)
+    inline = asset.content_type.startswith(INLINE_TYPES)
+    response["Content-Disposition"] = content_disposition_header(not inline, asset.name)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     if span:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -12,9 +11,10 @@ from django.views.decorators.http import require_POST
 
 from jobs.forms import TranscodeForm
 from jobs.selectors import get_job_for, jobs_for
-from jobs.services.assets import asset_create
+from jobs.services.assets import asset_create, asset_delete
 from jobs.services.jobs import job_cancel, job_retry, job_submit
-from mediahub.errors import AppError, NotFound
+from jobs.uploads import LimitedUploadHandler, check_declared_length
+from mediahub.errors import AppError, NotFound, TooLarge
 
 
 def _job_or_404(user, job_id):
@@ -31,32 +31,45 @@ def job_list(request):
     return render(request, "jobs/list.html", {"form": form, "jobs": jobs})
 
 
+def _list_page(request, form, status=200, errors=()):
+    context = {"form": form, "errors": errors, "jobs": jobs_for(request.user)[:50]}
+    return render(request, "jobs/list.html", context, status=status)
+
+
 @csrf_exempt  # the upload handlers must be set before the body is read; csrf_protect below still checks it
 @login_required
 def job_create(request):
     if request.method != "POST":
         return redirect("jobs:list")
-    request.upload_handlers = [TemporaryFileUploadHandler(request)]
-    return _job_create(request)
+    request.upload_handlers = [LimitedUploadHandler(request)]
+    try:
+        check_declared_length(request)
+        return _job_create(request)
+    except TooLarge as exc:  # raised while the CSRF check reads the body, so caught out here
+        return _list_page(request, TranscodeForm(), status=exc.status, errors=[exc.message])
 
 
 @csrf_protect
 def _job_create(request):
     form = TranscodeForm(request.POST, request.FILES)
     if not form.is_valid():
-        return render(request, "jobs/list.html", {"form": form, "jobs": jobs_for(request.user)[:50]}, status=400)
+        return _list_page(request, form, status=400)
     upload = form.cleaned_data["file"]
     params = {"format": form.cleaned_data["format"], "quality": form.cleaned_data["quality"]}
     if form.cleaned_data["resolution"]:
         params["resolution"] = form.cleaned_data["resolution"]
     try:
         asset = asset_create(owner=request.user, path=Path(upload.temporary_file_path()), name=upload.name)
-        job, _ = job_submit(owner=request.user, operation="transcode", inputs=[asset.id], params=params)
+        try:
+            job, _ = job_submit(owner=request.user, operation="transcode", inputs=[asset.id], params=params)
+        except AppError:
+            asset_delete(asset=asset)  # the page shows no assets, so an unusable upload is not kept
+            raise
     except AppError as exc:
         for field_errors in exc.fields.values() or [[exc.message]]:
             for message in field_errors:
                 form.add_error(None, message)
-        return render(request, "jobs/list.html", {"form": form, "jobs": jobs_for(request.user)[:50]}, status=400)
+        return _list_page(request, form, status=exc.status)
     return redirect(job)
 
 

@@ -13,6 +13,7 @@ from tests.media import make_clip, make_tone
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own media and work dirs; jobs run inline (django-q2 sync mode) when committed."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIAHUB_WORK_DIR = tmp_path / "work"
     previous, Conf.SYNC = Conf.SYNC, True
@@ -98,7 +99,7 @@ def anon_api() -> APIClient:
 def upload(tmp_path):
     """upload(client, path) → the created asset's JSON (asserting 201)."""
 
-    def _upload(client: APIClient, path: Path, name: str | None = None) -> dict:
+    def _upload(client: APIClient, path: Path) -> dict:
         with open(path, "rb") as fh:
             response = client.post("/api/v1/assets", {"file": fh}, format="multipart")
         assert response.status_code == 201, response.content

@@ -66,7 +66,9 @@ def run_ffprobe(path: Path) -> dict:
             "The file is not a media file FFmpeg can read.",
             detail=done.stderr.decode(errors="replace")[-500:],
         )
-    return json.loads(done.stdout or b"{}")
+    probe = json.loads(done.stdout or b"{}")
+    probe.get("format", {}).pop("filename", None)  # our server path, not the user's business
+    return probe
 
 
 def describe(probe: dict) -> MediaInfo:

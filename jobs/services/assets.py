@@ -91,6 +91,7 @@ def asset_import_url(*, owner, url: str) -> Asset:
 def asset_delete(*, asset: Asset) -> None:
     """Delete the row and the stored file; an asset that queued or running jobs still read is kept (409)."""
     with transaction.atomic():
+        Asset.objects.select_for_update().filter(id=asset.id).first()  # serialises with job_submit
         busy = Job.objects.filter(
             input_links__asset=asset, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
         ).values_list("id", flat=True)

@@ -78,6 +78,8 @@ def job_submit(
 
     try:
         with transaction.atomic():
+            # Lock the inputs: asset_delete checks for active jobs under the same lock.
+            list(Asset.objects.select_for_update().filter(id__in=inputs).values_list("id"))
             job = Job.objects.create(
                 owner=owner,
                 operation=operation,
