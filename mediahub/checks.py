@@ -24,11 +24,10 @@ def media_tools(app_configs, **kwargs):
 
 @register(Tags.database)
 def database_url(app_configs, **kwargs):
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if settings.DATABASE_URL and not engine.endswith(("postgresql", "sqlite3")):
+    if settings.DATABASE_URL_ERROR:
         return [
             Error(
-                f"DATABASE_URL selects {engine}, which MediaHub does not support.",
+                f"DATABASE_URL is not usable: {settings.DATABASE_URL_ERROR}.",
                 hint="Use postgres://user:password@host:5432/name, or unset DATABASE_URL for embedded SQLite.",
                 id="mediahub.E004",
             )

@@ -4,7 +4,6 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 from mediahub.env import env_bool, env_cidrs, env_int, env_list, env_str
 
@@ -82,11 +81,17 @@ TEMPLATES = [
 
 # --- database: embedded SQLite unless DATABASE_URL is set -------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_URL_ERROR = ""  # reported by the mediahub.E004 check, which names the variable and the fix
 if DATABASE_URL:
     try:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-    except Exception as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this build understands: {exc}") from exc
+        if not DATABASES["default"]["ENGINE"].endswith(("postgresql", "sqlite3")):
+            raise ValueError(f"{DATABASES['default']['ENGINE']} is not supported")
+        if DATABASES["default"]["ENGINE"].endswith("postgresql") and not DATABASES["default"]["NAME"]:
+            raise ValueError("the URL names no database")
+    except ValueError as exc:
+        DATABASE_URL_ERROR = str(exc)
+        DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}
 else:
     DATABASES = {
         "default": {
