@@ -69,7 +69,7 @@ class JobContext:
         JobEvents.changed(self.job)
 
     def ffmpeg(self, args: list[str], *, duration: float | None, stage: str, span=(0.0, 99.0)) -> Progress:
-        """Run FFmpeg, mapping its progress onto `span` of the job's progress."""
+        """Run FFmpeg over `duration` seconds of output, mapping its progress onto `span` of the job's."""
         low, high = span
         self.set_stage(stage, progress=low)
 
@@ -84,6 +84,13 @@ class JobContext:
         remaining = settings.MEDIAHUB_JOB_TIMEOUT - (time.monotonic() - self.started)
         if remaining <= 0:
             raise MediaError("timeout", "The job ran longer than its time limit.")
-        return run_ffmpeg(
+        progress = run_ffmpeg(
             args, duration=duration, tick=tick, timeout=remaining, interval=settings.MEDIAHUB_PROGRESS_INTERVAL
         )
+        # A truncated input can probe as complete and still make FFmpeg stop early with exit code 0.
+        if duration and progress.out_seconds < duration - max(0.5, 0.05 * duration):
+            raise MediaError(
+                "input_truncated",
+                f"The input ended after {progress.out_seconds:.2f} s of the {duration:.2f} s it declares.",
+            )
+        return progress

@@ -4,6 +4,8 @@ from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.security.websocket import OriginValidator
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from keys.authentication import key_from_header, user_for_key
@@ -28,3 +30,14 @@ class ApiKeyAuthMiddleware:
 def ApiKeyAuthMiddlewareStack(inner):  # noqa: N802 (named like Channels' AuthMiddlewareStack)
     # The session middleware runs first and sets scope["user"]; a key, when given, then replaces it.
     return AuthMiddlewareStack(ApiKeyAuthMiddleware(inner))
+
+
+class BrowserOriginValidator(OriginValidator):
+    """Browsers always send Origin, which must be one of ALLOWED_HOSTS (no cross-site socket hijacking with
+    the session cookie); programs send none and authenticate with a key."""
+
+    def __init__(self, application):
+        super().__init__(application, settings.ALLOWED_HOSTS)
+
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or self.validate_origin(parsed_origin)

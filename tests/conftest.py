@@ -12,7 +12,8 @@ from tests.media import make_clip, make_tone
 
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
-    """Each test gets its own media and work dirs; jobs run inline (django-q2 sync mode) when committed."""
+    """Each test gets its own media and work dirs; jobs run inline (django-q2 sync mode) when committed;
+    passwords use a fast hasher (PBKDF2 would spend most of the suite's time making personas)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIAHUB_WORK_DIR = tmp_path / "work"

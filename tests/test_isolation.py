@@ -41,12 +41,6 @@ OBJECT_ROUTES = [route for route in API_ROUTES if _PARAM.search(route)]
 LIST_ROUTES = [route for route in API_ROUTES if not _PARAM.search(route) and route not in PUBLIC_ROUTES]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The personas are made per test; the default PBKDF2 hasher would spend most of this file's runtime.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def fill(route: str, ids: dict[str, str]) -> str:
     def replace(match):
         name = match["name"]

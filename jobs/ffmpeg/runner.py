@@ -4,6 +4,7 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -24,18 +25,22 @@ _KNOWN_ERRORS = [
     ("does not contain any stream", "no_streams", "The input has no stream this operation can use."),
     ("matches no streams", "no_streams", "The input has no stream this operation can use."),
     ("Unknown encoder", "encoder_missing", "This FFmpeg build lacks the requested encoder."),
+    ("not on whitelist", "protocol_refused", "The input refers to a protocol or format that is not allowed."),
     ("not allowed", "protocol_refused", "The input refers to a protocol or file that is not allowed."),
     ("Protocol not found", "protocol_refused", "The input refers to a protocol that is not allowed."),
 ]
 
 Tick = Callable[[Progress], bool]
+_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
 
 
 def explain(stderr_tail: str) -> MediaError:
+    """A MediaError for FFmpeg's stderr; the message names no server paths (the detail keeps them)."""
     for needle, code, message in _KNOWN_ERRORS:
         if needle in stderr_tail:
             return MediaError(code, message, detail=stderr_tail)
     last = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "no output"
+    last = _PATH.sub(r"\1", last)
     return MediaError("ffmpeg_failed", f"FFmpeg failed: {last}", detail=stderr_tail)
 
 

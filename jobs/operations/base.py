@@ -13,6 +13,14 @@ if TYPE_CHECKING:
     from jobs.execution import JobContext
 
 
+class FieldError(ValueError):
+    """A cross-field params error that names the field it is about (`params.<field>` in the response)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class Params(BaseModel):
     """Base of every operation's params: unknown fields are errors, not silently ignored."""
 

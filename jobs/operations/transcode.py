@@ -6,7 +6,7 @@ import ffmpeg
 from pydantic import Field, model_validator
 
 from jobs.ffmpeg.errors import MediaError
-from jobs.operations.base import Operation, Outcome, OutputFile, Params
+from jobs.operations.base import FieldError, Operation, Outcome, OutputFile, Params
 
 Format = Literal["mp4", "webm", "mov", "mkv"]
 VideoCodec = Literal["h264", "h265", "vp9", "av1", "copy"]
@@ -84,19 +84,23 @@ class TranscodeParams(Params):
         video_codec, audio_codec = self.codecs
         allowed_video, allowed_audio = ALLOWED[self.format]
         if video_codec not in allowed_video:
-            raise ValueError(f"video_codec {video_codec} cannot go in {self.format}; use {sorted(allowed_video)}")
+            raise FieldError(
+                "video_codec", f"video_codec {video_codec} cannot go in {self.format}; use {sorted(allowed_video)}"
+            )
         if audio_codec not in allowed_audio:
-            raise ValueError(f"audio_codec {audio_codec} cannot go in {self.format}; use {sorted(allowed_audio)}")
+            raise FieldError(
+                "audio_codec", f"audio_codec {audio_codec} cannot go in {self.format}; use {sorted(allowed_audio)}"
+            )
         for side in ("width", "height"):
             value = getattr(self, side)
             if value is not None and value % 2:
-                raise ValueError(f"{side} must be even (4:2:0 video needs even sizes), got {value}")
+                raise FieldError(side, f"{side} must be even (4:2:0 video needs even sizes), got {value}")
         if self.resolution and (self.width or self.height):
-            raise ValueError("give resolution or width/height, not both")
+            raise FieldError("resolution", "give resolution or width/height, not both")
         if sum(x is not None for x in (self.quality, self.crf, self.video_bitrate)) > 1:
-            raise ValueError("give one of quality, crf or video_bitrate")
+            raise FieldError("quality", "give one of quality, crf or video_bitrate")
         if self.crf is not None and video_codec == "h264" and self.crf > 51:
-            raise ValueError("crf for h264 is 0–51")
+            raise FieldError("crf", "crf for h264 is 0–51")
         if video_codec == "copy" and (
             self.resolution
             or self.width
@@ -106,9 +110,11 @@ class TranscodeParams(Params):
             or self.video_bitrate
             or self.quality
         ):
-            raise ValueError("video_codec copy keeps the stream as it is: drop size, fps and quality options")
+            raise FieldError(
+                "video_codec", "video_codec copy keeps the stream as it is: drop size, fps and quality options"
+            )
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise FieldError("end", "end must be after start")
         return self
 
     @property
@@ -183,7 +189,7 @@ class Transcode(Operation):
         if video_codec != "copy":
             scale = scale_filter(params, source.width, source.height)
             if scale:
-                video = video.filter("scale", **scale)
+                video = video.filter("scale", **scale).filter("setsar", "1")
             if params.fps:
                 video = video.filter("fps", params.fps)
         streams = [video]

@@ -18,6 +18,7 @@ from jobs.execution import JobContext
 from jobs.ffmpeg.errors import Cancelled, MediaError
 from jobs.models import Asset, Job, JobInput
 from jobs.operations import get_operation
+from jobs.operations.base import FieldError
 from jobs.queue import enqueue_job
 from jobs.realtime import JobEvents
 from jobs.selectors import assets_for
@@ -31,7 +32,11 @@ def params_errors(error: PydanticError, prefix: str = "params") -> dict[str, lis
     """Pydantic errors as the contract's `fields`: dotted paths to lists of messages."""
     fields: dict[str, list[str]] = {}
     for item in error.errors():
-        path = ".".join([prefix, *(str(part) for part in item["loc"])])
+        loc = item["loc"]
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            loc = (*loc, cause.field)
+        path = ".".join([prefix, *(str(part) for part in loc)])
         message = item["msg"].removeprefix("Value error, ")
         fields.setdefault(path, []).append(message)
     return fields
@@ -160,6 +165,9 @@ def _run(job: Job, workdir: Path) -> None:
     ctx = JobContext(job, workdir)
     if len(ctx.inputs) != job.input_links.count() or any(asset is None for asset in ctx.inputs):
         raise MediaError("input_missing", "An input asset was deleted before the job ran.")
+    for asset in ctx.inputs:
+        if not asset.file.storage.exists(asset.file.name):
+            raise MediaError("input_missing", f"The file of input {asset.id} is missing from storage.")
     errors = op.check_inputs(ctx.inputs, params)
     if errors:
         raise MediaError("unusable_input", " ".join(msg for msgs in errors.values() for msg in msgs))
@@ -195,7 +203,7 @@ def jobs_recover_stale() -> int:
                 "message": f"The worker running this job stopped responding {job.attempts} times.",
             }
             Job.objects.filter(id=job.id, status=Job.Status.RUNNING, lease_expires_at__lt=now).update(
-                status=Job.Status.FAILED, error=error, finished_at=now, lease_expires_at=None
+                status=Job.Status.FAILED, error=error, finished_at=now, updated_at=now, lease_expires_at=None
             )
         job.refresh_from_db()
         JobEvents.changed(job)

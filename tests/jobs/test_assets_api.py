@@ -28,12 +28,6 @@ CONTRACT_ASSET_FIELDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The personas are made per test; the default PBKDF2 hasher would spend most of this file's runtime.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(scope="session")
 def png_path(media_dir) -> Path:
     """A single 64×48 PNG frame."""

@@ -16,12 +16,6 @@ from keys.models import ApiKey
 PROTECTED = "/api/v1/jobs"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The personas are made per test; the default PBKDF2 hasher would spend most of this file's runtime.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def get_with(header: str | None, path: str = PROTECTED):
     client = APIClient()
     if header is not None:

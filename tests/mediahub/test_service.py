@@ -13,12 +13,6 @@ from tests.media import probe
 MISSING_BINARY = "/nonexistent/mediahub-test/missing-tool"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The personas are made per test; the default PBKDF2 hasher would spend most of this file's runtime.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def check_ids() -> set[str]:
     return {message.id for message in run_checks()}
 
