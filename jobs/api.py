@@ -16,7 +16,15 @@ from jobs.content import asset_response
 from jobs.models import Job
 from jobs.operations import catalog
 from jobs.selectors import assets_for, get_asset_for, get_job_for, jobs_for
-from jobs.serializers import AssetOut, AssetUploadIn, AssetUrlIn, JobIn, JobOut, job_payload
+from jobs.serializers import (
+    AssetOut,
+    AssetUploadIn,
+    AssetUrlIn,
+    JobIn,
+    JobOut,
+    OperationCatalogOut,
+    job_payload,
+)
 from jobs.services.assets import asset_create, asset_delete, asset_import_url
 from jobs.services.jobs import job_cancel, job_retry, job_submit
 from jobs.uploads import LimitedUploadHandler, check_declared_length
@@ -24,7 +32,9 @@ from mediahub.errors import InvalidInput
 
 
 class OperationsView(APIView):
-    @extend_schema(summary="The operations catalog with each operation's params JSON schema")
+    @extend_schema(
+        summary="The operations catalog with each operation's params JSON schema", responses=OperationCatalogOut
+    )
     def get(self, request):
         return Response({"results": catalog()})
 

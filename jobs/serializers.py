@@ -101,3 +101,14 @@ class AssetUploadIn(serializers.Serializer):
 
 class AssetUrlIn(serializers.Serializer):
     url = serializers.URLField(max_length=2000)
+
+
+class OperationOut(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    inputs = serializers.DictField()
+    params_schema = serializers.DictField(help_text="JSON schema of the operation's params.")
+
+
+class OperationCatalogOut(serializers.Serializer):
+    results = OperationOut(many=True)

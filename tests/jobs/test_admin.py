@@ -1,0 +1,48 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from jobs.models import Job
+
+
+@pytest.fixture
+def staff_client(client, db):
+    admin = get_user_model().objects.create_superuser("root", password="root-password")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def queued_job(alice_api, upload, clip_path, django_capture_on_commit_callbacks):
+    asset = upload(alice_api, clip_path)
+    # on_commit callbacks are captured but not run, so the job stays queued
+    with django_capture_on_commit_callbacks(execute=False):
+        response = alice_api.post("/api/v1/jobs", {"operation": "transcode", "input": asset["id"]}, format="json")
+    return Job.objects.get(id=response.json()["id"])
+
+
+def test_staff_see_jobs_and_assets_with_filters_and_search(staff_client, queued_job):
+    page = staff_client.get("/admin/jobs/job/", {"status__exact": "queued", "q": "alice"})
+    assert page.status_code == 200
+    assert queued_job.id in page.content.decode()
+    assert queued_job.id not in staff_client.get("/admin/jobs/job/", {"status__exact": "failed"}).content.decode()
+    assets = staff_client.get("/admin/jobs/asset/", {"kind__exact": "video"})
+    assert queued_job.input_links.get().asset_id in assets.content.decode()
+
+
+def test_cancel_and_retry_actions_change_the_jobs(staff_client, queued_job, django_capture_on_commit_callbacks):
+    staff_client.post("/admin/jobs/job/", {"action": "cancel_jobs", "_selected_action": [queued_job.id]})
+    queued_job.refresh_from_db()
+    assert queued_job.status == "cancelled"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post("/admin/jobs/job/", {"action": "retry_jobs", "_selected_action": [queued_job.id]})
+    queued_job.refresh_from_db()
+    assert queued_job.status == "succeeded"
+
+
+def test_the_api_key_admin_shows_the_prefix_but_never_the_hash(staff_client, alice):
+    user, raw_key = alice
+    key = user.api_keys.get()
+    page = staff_client.get(f"/admin/keys/apikey/{key.id}/change/").content.decode()
+    assert key.prefix in page
+    assert key.secret_hash not in page and raw_key not in page
