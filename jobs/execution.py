@@ -2,10 +2,13 @@
 
 import re
 import shutil
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 
 from jobs.ffmpeg.errors import Cancelled, MediaError
 from jobs.ffmpeg.inputs import input_options
@@ -39,7 +42,7 @@ class JobContext:
                 self.set_stage("fetching")
                 target = self.workdir / "inputs" / f"{asset.id}-{asset.storage_name}"
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with asset.file.open("rb") as src, open(target, "wb") as dst:
+                with self.keepalive(), asset.file.open("rb") as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1024 * 1024)
                 self._local[asset.id] = target
         return self._local[asset.id]
@@ -56,6 +59,28 @@ class JobContext:
         return stem or asset.id
 
     # --- progress and cancel -------------------------------------------------------------------------
+
+    @contextmanager
+    def keepalive(self):
+        """Renew the lease from a side thread while a transfer runs that reports no progress (S3 fetches,
+        storing outputs); cancels are still noticed by the main thread's next beat."""
+        stop = threading.Event()
+        lease = settings.MEDIAHUB_JOB_LEASE_SECONDS
+
+        def renew():
+            try:
+                while not stop.wait(lease / 3):
+                    self.job.heartbeat(lease_seconds=lease)
+            finally:
+                connection.close()  # this thread's own connection
+
+        thread = threading.Thread(target=renew, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def set_stage(self, stage: str, **fields) -> None:
         self._beat(stage=stage, **fields)

@@ -93,6 +93,7 @@ class Job(models.Model):
     worker = models.CharField(max_length=128, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    enqueued_at = models.DateTimeField(default=timezone.now, help_text="When the broker last got this job.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -178,6 +179,7 @@ class Job(models.Model):
         now = timezone.now()
         fields = dict(
             status=Job.Status.QUEUED,
+            enqueued_at=now,
             progress=0,
             stage="",
             eta_seconds=None,

@@ -140,7 +140,7 @@ else:
 # --- storage: local media unless an S3 bucket is configured -----------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
@@ -211,9 +211,12 @@ MEDIAHUB_FFMPEG = env_str("MEDIAHUB_FFMPEG", "ffmpeg")
 MEDIAHUB_FFPROBE = env_str("MEDIAHUB_FFPROBE", "ffprobe")
 MEDIAHUB_JOB_TIMEOUT = env_int("MEDIAHUB_JOB_TIMEOUT", 4 * 3600)
 MEDIAHUB_JOB_MAX_ATTEMPTS = env_int("MEDIAHUB_JOB_MAX_ATTEMPTS", 3)
-# A running job's lease; a worker renews it every second, so only a dead worker lets it lapse.
+# A running job's lease; its worker renews it at every progress tick (0.5 s) and during transfers, so only a
+# dead worker lets it lapse. The "recover stale jobs" schedule re-queues such jobs.
 MEDIAHUB_JOB_LEASE_SECONDS = env_int("MEDIAHUB_JOB_LEASE_SECONDS", 30)
 MEDIAHUB_PROGRESS_INTERVAL = 0.5
+# A job still queued this long is handed to the broker again (a broker restarted without persistence loses tasks).
+MEDIAHUB_REQUEUE_AFTER_SECONDS = env_int("MEDIAHUB_REQUEUE_AFTER_SECONDS", 600)
 MEDIAHUB_WORK_DIR = Path(env_str("MEDIAHUB_WORK_DIR", str(DATA_DIR / "work")))
 
 # --- security --------------------------------------------------------------------------------------------

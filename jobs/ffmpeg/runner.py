@@ -2,11 +2,13 @@
 
 import collections
 import contextlib
+import ctypes
 import logging
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ _KNOWN_ERRORS = [
 ]
 
 Tick = Callable[[Progress], bool]
+_PR_SET_PDEATHSIG = 1
 _PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
 
 
@@ -42,6 +45,12 @@ def explain(stderr_tail: str) -> MediaError:
     last = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "no output"
     last = _PATH.sub(r"\1", last)
     return MediaError("ffmpeg_failed", f"FFmpeg failed: {last}", detail=stderr_tail)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel kills FFmpeg if the worker that started it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -74,6 +83,7 @@ def run_ffmpeg(
         text=True,
         errors="replace",
         start_new_session=True,  # its own process group: a cancel kills FFmpeg and anything it spawned
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     readers = [
         threading.Thread(target=lambda: [progress.feed(line) for line in proc.stdout], daemon=True),

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -176,20 +177,22 @@ def _run(job: Job, workdir: Path) -> None:
 
     ctx.set_stage("saving")
     stored: list[Asset] = []
-    try:
-        with transaction.atomic():
+    with ctx.keepalive():
+        try:
             for output in outcome.files:
                 stored.append(asset_create(owner=job.owner, path=output.path, name=output.name, source="job", job=job))
             if not job.finish(Job.Status.SUCCEEDED, progress=100, stage="done", result=outcome.result):
                 raise Cancelled()
-    except BaseException:
-        for asset in stored:
-            asset.file.delete(save=False)
-        raise
+        except BaseException:
+            for asset in stored:
+                asset.file.delete(save=False)
+                asset.delete()
+            raise
 
 
 def jobs_recover_stale() -> int:
-    """Re-queue running jobs whose lease lapsed (their worker died); fail them after max attempts."""
+    """Re-queue running jobs whose lease lapsed (their worker died), failing them after max attempts, and hand
+    long-queued jobs to the broker again (a broker restarted without persistence loses its tasks)."""
     now = timezone.now()
     recovered = 0
     for job in Job.objects.filter(status=Job.Status.RUNNING, lease_expires_at__lt=now):
@@ -207,4 +210,14 @@ def jobs_recover_stale() -> int:
             )
         job.refresh_from_db()
         JobEvents.changed(job)
+
+    waited_since = now - timedelta(seconds=settings.MEDIAHUB_REQUEUE_AFTER_SECONDS)
+    waiting = Job.objects.filter(status=Job.Status.QUEUED, enqueued_at__lt=waited_since)
+    for job_id in waiting.values_list("id", flat=True):
+        # Claiming is conditional, so a task the broker still had only finds the job taken.
+        if Job.objects.filter(id=job_id, status=Job.Status.QUEUED, enqueued_at__lt=waited_since).update(
+            enqueued_at=now
+        ):
+            transaction.on_commit(lambda job_id=job_id: enqueue_job(job_id))
+            recovered += 1
     return recovered

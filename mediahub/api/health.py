@@ -42,9 +42,10 @@ def _workers() -> str:
     from django_q.status import Stat
 
     clusters = Stat.get_all()
-    if not clusters:
-        raise RuntimeError("no qcluster is running")
-    return f"{len(clusters)} cluster(s), {sum(len(c.workers) for c in clusters)} worker(s)"
+    workers = sum(len(cluster.workers) for cluster in clusters)
+    if not workers:
+        raise RuntimeError(f"no worker is running ({len(clusters)} cluster(s))")
+    return f"{len(clusters)} cluster(s), {workers} worker(s)"
 
 
 CHECKS = {"database": _database, "broker": _broker, "ffmpeg": _ffmpeg, "storage": _storage, "workers": _workers}

@@ -226,6 +226,27 @@ def test_job_of_dead_worker_is_requeued_and_runs_again(
     assert len(job["outputs"]) == 1
 
 
+def test_job_still_queued_after_the_requeue_delay_is_handed_to_the_broker_again(
+    alice_api, alice_clip, submit, django_capture_on_commit_callbacks, settings
+):
+    # Submitted, but its task never ran (as when a broker restarts without persistence).
+    response, _ = submit(alice_api, transcode_body(alice_clip["id"]))
+    job_id = response.json()["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_recover_stale() == 0  # not waiting long enough yet
+    assert get_job(alice_api, job_id)["status"] == "queued"
+
+    Job.objects.filter(id=job_id).update(
+        enqueued_at=timezone.now() - timedelta(seconds=settings.MEDIAHUB_REQUEUE_AFTER_SECONDS + 1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_recover_stale() == 1
+
+    job = get_job(alice_api, job_id)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["attempts"] == 1
+
+
 def test_job_with_live_lease_is_left_to_its_worker(alice_api, alice_clip, submit, django_capture_on_commit_callbacks):
     response, _ = submit(alice_api, transcode_body(alice_clip["id"]))
     job_id = response.json()["id"]

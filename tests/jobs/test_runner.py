@@ -1,6 +1,8 @@
 """The FFmpeg runner and its progress parser: percent, ETA, failures with codes, cancel and timeout kills."""
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -106,7 +108,7 @@ def test_progress_eta_is_remaining_share_of_elapsed_time():
 
 
 def ffmpeg_processes(marker: str) -> list[int]:
-    """Pids of live processes whose command line holds `marker` (zombies are dead: not counted)."""
+    """Pids of live FFmpeg processes whose command line holds `marker` (zombies are dead: not counted)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -116,7 +118,7 @@ def ffmpeg_processes(marker: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if marker.encode() in cmdline and state != "Z":
+        if cmdline.startswith(b"ffmpeg") and marker.encode() in cmdline and state != "Z":
             pids.append(int(entry.name))
     return pids
 
@@ -256,3 +258,29 @@ def test_timeout_kills_ffmpeg_and_raises_timeout():
     assert caught.value.message
     assert 1 <= elapsed < 3
     assert ffmpeg_processes(marker) == []
+
+
+def test_ffmpeg_dies_with_a_killed_worker(tmp_path):
+    """A worker killed outright (OOM, SIGKILL) must not leave its FFmpeg encoding beside the re-run."""
+    marker = f"orphan-{uuid.uuid4().hex}"
+    script = (
+        "import django, os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'mediahub.settings'; django.setup()\n"
+        "from jobs.ffmpeg.runner import run_ffmpeg\n"
+        f"run_ffmpeg({endless(marker)!r}, duration=600, tick=lambda p: True)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.monotonic() + 20
+        while not ffmpeg_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ffmpeg_processes(marker), "FFmpeg never started"
+        worker.kill()
+        worker.wait()
+        deadline = time.monotonic() + 2
+        while ffmpeg_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ffmpeg_processes(marker) == []
+    finally:
+        worker.kill()
+        for pid in ffmpeg_processes(marker):
+            os.kill(pid, 9)

@@ -23,7 +23,12 @@ class Command(BaseCommand):
         commands = {"web": [python, "-m", "daphne", "-b", host, "-p", str(port), "mediahub.asgi:application"]}
         if not no_workers:
             commands["workers"] = [python, "manage.py", "qcluster"]
-        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        # The cluster gets its own process group: a group-wide SIGTERM would reach django-q2's children directly
+        # and deadlock its shutdown; it is stopped through its parent below instead.
+        procs = {
+            name: subprocess.Popen(cmd, process_group=0 if name == "workers" else None)
+            for name, cmd in commands.items()
+        }
         self.stdout.write(f"MediaHub at http://{host}:{port}/ (API docs: /api/docs/); Ctrl-C stops it.")
 
         stopping = False
