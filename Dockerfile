@@ -20,9 +20,10 @@ RUN pip install .
 # The app runs from /app (templates/ and static/ live beside the code), for every entry point.
 ENV PYTHONPATH=/app \
     MEDIAHUB_ENV=production \
-    MEDIAHUB_DATA_DIR=/app/var
+    MEDIAHUB_DATA_DIR=/app/var \
+    STATIC_ROOT=/app/static-collected
 
-# Static files are collected into the image (served by whitenoise); the key only lets settings load here.
+# Static files are collected into the image, outside the data dir a volume may cover (served by whitenoise); the key only lets settings load here.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0
 
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin mediahub \
