@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 # The job: MP4, H.264 720p, quality medium (CRF 23, AAC 128k), x264 preset veryfast.
-PARAMS = {"format": "mp4", "video_codec": "h264", "resolution": "720p", "quality": "medium", "preset": "veryfast"}
+# MediaHub's defaults for an MP4 at 720p: x264 preset medium, CRF 23.
+PARAMS = {"format": "mp4", "video_codec": "h264", "resolution": "720p", "quality": "medium", "preset": "medium"}
 
 # What jobs/ffmpeg/runner.py adds to every run, and what jobs/ffmpeg/inputs.py puts before every user input.
 GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-y", "-v", "warning", "-nostats", "-progress", "pipe:1"]
@@ -60,14 +61,14 @@ def input_args() -> list[str]:
 
 def bare_command(source: Path, output: Path) -> list[str]:
     """The argument list jobs/operations/transcode.py builds (via ffmpeg-python, options sorted by name) for
-    PARAMS on a landscape source: scale to 720 high with square pixels, libx264 veryfast CRF 23 yuv420p,
+    PARAMS on a landscape source: scale to 720 high with square pixels, libx264 medium CRF 23 yuv420p,
     AAC 128k, faststart."""
     scale = r"[0:v]scale=h=if(gte(iw\,ih)\,720\,-2):w=if(gte(iw\,ih)\,-2\,720)[s0];[s0]setsar=1[s1]"
     return [
         *["ffmpeg", *GLOBAL_ARGS, *input_args(), "-i", str(source)],
         *["-filter_complex", scale, "-map", "[s1]", "-map", "0:a"],
         *["-b:a", "128k", "-c:a", "aac", "-c:v", "libx264", "-crf", "23", "-movflags", "+faststart"],
-        *["-pix_fmt", "yuv420p", "-preset", "veryfast", str(output)],
+        *["-pix_fmt", "yuv420p", "-preset", "medium", str(output)],
     ]
 
 
@@ -290,7 +291,7 @@ class FFmpegWatch(threading.Thread):
             self.cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
             if fields[0] == "Z":
                 break
-            time.sleep(0.01)
+            time.sleep(0.05)
         self.end_time = boottime()
 
 
@@ -376,7 +377,7 @@ def measure(side: str, run, max_attempts: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="repetitions of each side (default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of each side (default 5)")
     parser.add_argument("--seconds", type=int, default=30, help="length of the generated clip (default 30)")
     parser.add_argument("--attempts", type=int, default=4, help="tries per measurement disturbed by others")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (clip, outputs, server log)")

@@ -87,7 +87,6 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
     priority = models.PositiveSmallIntegerField(default=0)
-    webhook_url = models.URLField(max_length=2000, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=128, blank=True)

@@ -35,11 +35,6 @@ class AssetOut(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
-class JobError(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
 class JobOut(serializers.ModelSerializer):
     inputs = serializers.SerializerMethodField()
     outputs = AssetOut(many=True, read_only=True)

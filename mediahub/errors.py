@@ -31,8 +31,3 @@ class Conflict(AppError):
 class TooLarge(AppError):
     status = 413
     code = "too_large"
-
-
-class Unavailable(AppError):
-    status = 503
-    code = "unavailable"

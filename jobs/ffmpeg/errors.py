@@ -1,12 +1,11 @@
 class MediaError(Exception):
-    """A failure with a stable code and a message meant for people; `permanent` ones are not retried."""
+    """A failure with a stable code and a message meant for people; `detail` keeps FFmpeg's own words."""
 
-    def __init__(self, code: str, message: str, *, detail: str = "", permanent: bool = True):
+    def __init__(self, code: str, message: str, *, detail: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
         self.detail = detail
-        self.permanent = permanent
 
     def as_dict(self) -> dict:
         error = {"code": self.code, "message": self.message}

@@ -101,7 +101,7 @@ def run_ffmpeg(
                 pass
             if time.monotonic() > deadline:
                 _kill(proc)
-                raise MediaError("timeout", f"FFmpeg ran longer than the {timeout:.0f} s limit.", permanent=True)
+                raise MediaError("timeout", f"FFmpeg ran longer than the {timeout:.0f} s limit.")
             if tick is not None and not tick(progress):
                 _kill(proc)
                 raise Cancelled()
