@@ -38,8 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
-# The job: MP4, H.264 720p, quality medium (CRF 23, AAC 128k), x264 preset veryfast.
-# MediaHub's defaults for an MP4 at 720p: x264 preset medium, CRF 23.
+# The job: MP4, H.264 720p, quality medium (CRF 23, AAC 128k), x264 preset medium: MediaHub's defaults.
 PARAMS = {"format": "mp4", "video_codec": "h264", "resolution": "720p", "quality": "medium", "preset": "medium"}
 
 # What jobs/ffmpeg/runner.py adds to every run, and what jobs/ffmpeg/inputs.py puts before every user input.
