@@ -25,10 +25,16 @@ from jobs.serializers import (
     OperationCatalogOut,
     job_payload,
 )
-from jobs.services.assets import asset_create, asset_delete, asset_import_url
+from jobs.services.assets import asset_delete, asset_import_url, asset_upload
 from jobs.services.jobs import job_cancel, job_retry, job_submit
 from jobs.uploads import LimitedUploadHandler, check_declared_length
 from mediahub.errors import InvalidInput
+
+IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)
+
+
+def idempotency_key(request) -> str:
+    return request.headers.get("Idempotency-Key", "")[:255]
 
 
 class OperationsView(APIView):
@@ -55,23 +61,27 @@ class AssetListView(generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": AssetUploadIn, "application/json": AssetUrlIn},
-        responses={201: AssetOut},
+        responses={201: AssetOut, 200: AssetOut},
+        parameters=[IDEMPOTENCY_KEY],
         summary="Upload a media file, or import one from a URL",
     )
     def post(self, request):
         check_declared_length(request)
+        key = idempotency_key(request)
         if request.content_type.startswith("application/json"):
             body = AssetUrlIn(data=request.data)
             body.is_valid(raise_exception=True)
-            asset = asset_import_url(owner=request.user, url=body.validated_data["url"])
-            return Response(AssetOut(asset, context={"request": request}).data, status=status.HTTP_201_CREATED)
-        serializer = AssetUploadIn(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        upload = serializer.validated_data["file"]
-        if not hasattr(upload, "temporary_file_path"):
-            raise InvalidInput("Send the file as multipart/form-data field 'file'.", fields={"file": ["Missing."]})
-        asset = asset_create(owner=request.user, path=Path(upload.temporary_file_path()), name=upload.name)
-        return Response(AssetOut(asset, context={"request": request}).data, status=status.HTTP_201_CREATED)
+            asset, created = asset_import_url(owner=request.user, url=body.validated_data["url"], idempotency_key=key)
+        else:
+            serializer = AssetUploadIn(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            upload = serializer.validated_data["file"]
+            if not hasattr(upload, "temporary_file_path"):
+                raise InvalidInput("Send the file as multipart/form-data field 'file'.", fields={"file": ["Missing."]})
+            path = Path(upload.temporary_file_path())
+            asset, created = asset_upload(owner=request.user, path=path, name=upload.name, idempotency_key=key)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(AssetOut(asset, context={"request": request}).data, status=code)
 
 
 class AssetDetailView(APIView):
@@ -106,7 +116,7 @@ class JobListView(generics.ListAPIView):
     @extend_schema(
         request=JobIn,
         responses={202: JobOut, 200: JobOut},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[IDEMPOTENCY_KEY],
         summary="Start a job",
     )
     def post(self, request):
@@ -114,7 +124,7 @@ class JobListView(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         job, created = job_submit(
             owner=request.user,
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:255],
+            idempotency_key=idempotency_key(request),
             **data.validated_data,
         )
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK

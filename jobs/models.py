@@ -44,11 +44,20 @@ class Asset(models.Model):
     audio_codec = models.CharField(max_length=32, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
     job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs")
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="asset_unique_idempotency_key",
+            )
+        ]
 
     def __str__(self):
         return f"{self.id} {self.name}"

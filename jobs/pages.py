@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from jobs.forms import TranscodeForm
 from jobs.selectors import get_job_for, jobs_for
-from jobs.services.assets import asset_create, asset_delete
+from jobs.services.assets import asset_delete, asset_upload
 from jobs.services.jobs import job_cancel, job_retry, job_submit
 from jobs.uploads import LimitedUploadHandler, check_declared_length
 from mediahub.errors import AppError, NotFound, TooLarge
@@ -59,7 +59,7 @@ def _job_create(request):
     if form.cleaned_data["resolution"]:
         params["resolution"] = form.cleaned_data["resolution"]
     try:
-        asset = asset_create(owner=request.user, path=Path(upload.temporary_file_path()), name=upload.name)
+        asset, _ = asset_upload(owner=request.user, path=Path(upload.temporary_file_path()), name=upload.name)
         try:
             job, _ = job_submit(owner=request.user, operation="transcode", inputs=[asset.id], params=params)
         except AppError:

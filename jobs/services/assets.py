@@ -8,11 +8,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from jobs.ffmpeg.probe import probe_file
 from jobs.models import Asset, Job
+from jobs.selectors import assets_for
 from mediahub.errors import Conflict, InvalidInput
+from mediahub.idempotency import fingerprint, replay
 from mediahub.ssrf import fetch_to_file
 
 _EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
@@ -45,7 +47,17 @@ def storage_name(name: str) -> str:
     return f"file.{ext}" if _EXTENSION.match(ext) else "file.bin"
 
 
-def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPLOAD, job: Job | None = None) -> Asset:
+def asset_create(
+    *,
+    owner,
+    path: Path,
+    name: str,
+    source: str = Asset.Source.UPLOAD,
+    job: Job | None = None,
+    sha256: str = "",
+    idempotency_key: str = "",
+    request_fingerprint: str = "",
+) -> Asset:
     """Probe, hash and store a local file as an Asset; the storage key is built from ids, never the name.
     The file at `path` is handed over: local storage moves it into place."""
     if path.stat().st_size == 0:
@@ -58,7 +70,7 @@ def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPL
         storage_name=storage_name(shown),
         kind=info.kind,
         size=path.stat().st_size,
-        sha256=_sha256(path),
+        sha256=sha256 or _sha256(path),
         probe=info.probe,
         duration=info.duration,
         width=info.width,
@@ -68,6 +80,8 @@ def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPL
         audio_codec=info.audio_codec,
         source=source,
         job=job,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
     )
     asset.content_type = mimetypes.guess_type(asset.storage_name)[0] or "application/octet-stream"
     with open(path, "rb") as fh:
@@ -80,12 +94,49 @@ def asset_create(*, owner, path: Path, name: str, source: str = Asset.Source.UPL
     return asset
 
 
-def asset_import_url(*, owner, url: str) -> Asset:
-    """Fetch a URL (SSRF-checked at every hop, size-limited) and store it as an Asset."""
+def _create_once(*, owner, idempotency_key: str, request: str, **fields) -> tuple[Asset, bool]:
+    try:
+        with transaction.atomic():
+            asset = asset_create(owner=owner, idempotency_key=idempotency_key, request_fingerprint=request, **fields)
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced; the other one stored the asset.
+        earlier = replay(assets_for(owner), idempotency_key, request)
+        if earlier is None:
+            raise
+        return earlier, False
+    return asset, True
+
+
+def asset_upload(*, owner, path: Path, name: str, idempotency_key: str = "") -> tuple[Asset, bool]:
+    """Store an uploaded file. Returns (asset, created); a repeated Idempotency-Key with the same file gives the
+    first asset."""
+    sha256 = _sha256(path)
+    request = fingerprint(name=display_name(name), sha256=sha256)
+    earlier = replay(assets_for(owner), idempotency_key, request)
+    if earlier is not None:
+        return earlier, False
+    return _create_once(
+        owner=owner, idempotency_key=idempotency_key, request=request, path=path, name=name, sha256=sha256
+    )
+
+
+def asset_import_url(*, owner, url: str, idempotency_key: str = "") -> tuple[Asset, bool]:
+    """Fetch a URL (SSRF-checked at every hop, size-limited) and store it. Returns (asset, created)."""
+    request = fingerprint(url=url)
+    earlier = replay(assets_for(owner), idempotency_key, request)
+    if earlier is not None:
+        return earlier, False
     settings.MEDIAHUB_WORK_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.MEDIAHUB_WORK_DIR) as tmp:
         download = fetch_to_file(url, Path(tmp) / "download", max_bytes=settings.MEDIAHUB_MAX_UPLOAD_BYTES)
-        return asset_create(owner=owner, path=download.path, name=download.name, source=Asset.Source.URL)
+        return _create_once(
+            owner=owner,
+            idempotency_key=idempotency_key,
+            request=request,
+            path=download.path,
+            name=download.name,
+            source=Asset.Source.URL,
+        )
 
 
 def asset_delete(*, asset: Asset) -> None:

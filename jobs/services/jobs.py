@@ -1,7 +1,5 @@
 """Jobs: submit, run on a worker, cancel, retry, and recover the jobs of workers that died."""
 
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -25,6 +23,7 @@ from jobs.realtime import JobEvents
 from jobs.selectors import assets_for
 from jobs.services.assets import asset_create
 from mediahub.errors import Conflict, InvalidInput
+from mediahub.idempotency import fingerprint, replay
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +42,6 @@ def params_errors(error: PydanticError, prefix: str = "params") -> dict[str, lis
     return fields
 
 
-def _fingerprint(**body) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def job_submit(
     *,
     owner,
@@ -57,11 +52,10 @@ def job_submit(
     idempotency_key: str = "",
 ) -> tuple[Job, bool]:
     """Validate and queue a job. Returns (job, created); the same Idempotency-Key and body give the first job."""
-    fingerprint = _fingerprint(operation=operation, inputs=inputs, params=params, priority=priority)
-    if idempotency_key:
-        existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
-        if existing:
-            return _replay(existing, fingerprint), False
+    request = fingerprint(operation=operation, inputs=inputs, params=params, priority=priority)
+    earlier = replay(Job.objects.filter(owner=owner), idempotency_key, request)
+    if earlier is not None:
+        return earlier, False
 
     op = get_operation(operation)
     if op is None:
@@ -93,7 +87,7 @@ def job_submit(
                 priority=priority,
                 max_attempts=settings.MEDIAHUB_JOB_MAX_ATTEMPTS,
                 idempotency_key=idempotency_key,
-                request_fingerprint=fingerprint,
+                request_fingerprint=request,
             )
             JobInput.objects.bulk_create(JobInput(job=job, asset=asset, position=i) for i, asset in enumerate(assets))
             transaction.on_commit(lambda: enqueue_job(job.id))

@@ -365,3 +365,31 @@ def test_deleting_an_asset_a_queued_job_uses_gives_409_until_the_job_ends(alice_
     assert alice_api.delete(f"/api/v1/assets/{asset['id']}").status_code == 204
     # The finished job's history stays readable without its input.
     assert alice_api.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "cancelled"
+
+
+def _post_file(client, path, key):
+    with open(path, "rb") as fh:
+        return client.post("/api/v1/assets", {"file": fh}, format="multipart", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_same_idempotency_key_and_file_return_the_first_asset(alice_api, clip_path):
+    first = _post_file(alice_api, clip_path, "upload-1")
+    again = _post_file(alice_api, clip_path, "upload-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert Asset.objects.count() == 1
+
+
+def test_same_idempotency_key_with_another_file_is_409(alice_api, clip_path, tone_path):
+    assert _post_file(alice_api, clip_path, "upload-2").status_code == 201
+    response = _post_file(alice_api, tone_path, "upload-2")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert Asset.objects.count() == 1
+
+
+def test_idempotency_keys_of_one_user_do_not_touch_another(alice_api, bob_api, clip_path):
+    mine = _post_file(alice_api, clip_path, "shared-key").json()
+    theirs = _post_file(bob_api, clip_path, "shared-key")
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != mine["id"]
