@@ -103,6 +103,8 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
             },
+            # Tests use a file too: an in-memory database's shared-cache locks fail at once instead of waiting.
+            "TEST": {"NAME": DATA_DIR / "test-db.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

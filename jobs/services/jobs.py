@@ -93,17 +93,11 @@ def job_submit(
             transaction.on_commit(lambda: enqueue_job(job.id))
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one created the job.
-        existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
-        if not idempotency_key or existing is None:
+        earlier = replay(Job.objects.filter(owner=owner), idempotency_key, request)
+        if earlier is None:
             raise
-        return _replay(existing, fingerprint), False
+        return earlier, False
     return job, True
-
-
-def _replay(job: Job, fingerprint: str) -> Job:
-    if job.request_fingerprint != fingerprint:
-        raise Conflict("This Idempotency-Key was used with a different request.", code="idempotency_key_reused")
-    return job
 
 
 def job_cancel(*, job: Job) -> Job:

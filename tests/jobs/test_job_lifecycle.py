@@ -423,3 +423,35 @@ def test_list_is_cursor_paginated_newest_first(alice_api, alice_clip, submit):
     rest = alice_api.get(page["next"]).json()
     assert [job["id"] for job in rest["results"]] == [ids[0]]
     assert rest["next"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submits_with_one_idempotency_key_make_one_job(alice, upload, alice_api, clip_path):
+    from django.db import connection as thread_connection
+
+    from jobs.services.jobs import job_submit
+
+    asset = upload(alice_api, clip_path)
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def submit_once():
+        try:
+            barrier.wait()
+            job, _ = job_submit(
+                owner=alice[0], operation="transcode", inputs=[asset["id"]], params={}, idempotency_key="race"
+            )
+            results.append(job.id)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=submit_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(results) == 4 and len(set(results)) == 1
+    assert Job.objects.filter(owner=alice[0], idempotency_key="race").count() == 1
