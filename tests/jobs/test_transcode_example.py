@@ -1,3 +1,5 @@
+"""The contract's canonical transcode example, exactly as written in API.md."""
+
 from tests.media import probe
 
 
