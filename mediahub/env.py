@@ -39,9 +39,9 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def env_cidrs(name: str) -> list[str]:
+def env_cidrs(name: str, default: str = "") -> list[str]:
     """Comma-separated networks (`10.0.0.0/8, ::1/128`), each checked."""
-    cidrs = env_list(name)
+    cidrs = env_list(name, default)
     for cidr in cidrs:
         try:
             ipaddress.ip_network(cidr, strict=False)

@@ -174,6 +174,8 @@ MEDIAHUB_MAX_UPLOAD_BYTES = env_int("MEDIAHUB_MAX_UPLOAD_MB", 4096) * 1024 * 102
 
 # Networks that user URLs (imports, webhooks, clip URLs) may reach although private or loopback.
 MEDIAHUB_SSRF_ALLOWLIST = env_cidrs("MEDIAHUB_SSRF_ALLOWLIST")
+# Networks that may read GET /metrics (Prometheus); loopback by default.
+MEDIAHUB_METRICS_ALLOWLIST = env_cidrs("MEDIAHUB_METRICS_ALLOWLIST", "127.0.0.0/8,::1/128")
 
 # --- auth, API ---------------------------------------------------------------------------------------
 LOGIN_URL = "login"
