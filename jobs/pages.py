@@ -24,16 +24,14 @@ def _job_or_404(user, job_id):
         raise Http404("No such job.") from None
 
 
-@login_required
-def job_list(request):
-    form = TranscodeForm()
-    jobs = jobs_for(request.user)[:50]
-    return render(request, "jobs/list.html", {"form": form, "jobs": jobs})
-
-
 def _list_page(request, form, status=200, errors=()):
     context = {"form": form, "errors": errors, "jobs": jobs_for(request.user)[:50]}
     return render(request, "jobs/list.html", context, status=status)
+
+
+@login_required
+def job_list(request):
+    return _list_page(request, TranscodeForm())
 
 
 @csrf_exempt  # the upload handlers must be set before the body is read; csrf_protect below still checks it
