@@ -5,6 +5,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from jobs.serializers import job_payload
+
 
 def job_group(job_id: str) -> str:
     return f"job.{job_id}"
@@ -19,8 +21,6 @@ class JobEvents:
     def changed(job) -> None:
         if settings.REALTIME_POLL_DATABASE:
             return
-        from jobs.serializers import job_payload
-
         message = {"type": "job.update", "owner_id": job.owner_id, "job": job_payload(job)}
         layer = get_channel_layer()
         async_to_sync(layer.group_send)(job_group(job.id), message)
