@@ -10,11 +10,17 @@ class JobsConfig(AppConfig):
         post_migrate.connect(ensure_schedules, sender=self)
 
 
+SCHEDULES = {
+    "recover stale jobs": "jobs.tasks.recover_stale_jobs",  # re-queue jobs whose worker died
+    "send due webhooks": "jobs.tasks.send_due_webhooks",  # webhook retries whose time has come
+}
+
+
 def ensure_schedules(**kwargs):
-    """The periodic sweep that re-queues jobs whose worker died."""
+    """The periodic sweeps, each every minute."""
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name="recover stale jobs",
-        defaults={"func": "jobs.tasks.recover_stale_jobs", "schedule_type": Schedule.MINUTES, "minutes": 1},
-    )
+    for name, func in SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": 1}
+        )

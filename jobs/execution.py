@@ -23,6 +23,7 @@ class JobContext:
         self.job = job
         self.workdir = workdir
         self.inputs: list[Asset] = job.ordered_inputs()
+        self.param_assets: dict[str, Asset | None] = job.param_assets()
         self._local: dict[str, Path] = {}
         self.started = time.monotonic()
 
@@ -46,6 +47,13 @@ class JobContext:
                     shutil.copyfileobj(src, dst, 1024 * 1024)
                 self._local[asset.id] = target
         return self._local[asset.id]
+
+    def param_asset(self, name: str) -> Asset:
+        """The asset a param names (checked at submit time); MediaError when it was deleted since."""
+        asset = self.param_assets.get(name)
+        if asset is None:
+            raise MediaError("input_missing", f"The asset given as {name} was deleted before the job ran.")
+        return asset
 
     def output_path(self, name: str) -> Path:
         path = self.workdir / "out" / name
@@ -93,8 +101,11 @@ class JobContext:
             setattr(self.job, name, value)
         JobEvents.changed(self.job)
 
-    def ffmpeg(self, args: list[str], *, duration: float | None, stage: str, span=(0.0, 99.0)) -> Progress:
-        """Run FFmpeg over `duration` seconds of output, mapping its progress onto `span` of the job's."""
+    def ffmpeg(
+        self, args: list[str], *, duration: float | None, stage: str, span=(0.0, 99.0), capture: list[str] | None = None
+    ) -> Progress:
+        """Run FFmpeg over `duration` seconds of output, mapping its progress onto `span` of the job's.
+        `capture` collects FFmpeg's stderr at info level, where analysis filters report."""
         low, high = span
         self.set_stage(stage, progress=low)
 
@@ -110,7 +121,12 @@ class JobContext:
         if remaining <= 0:
             raise MediaError("timeout", "The job ran longer than its time limit.")
         progress = run_ffmpeg(
-            args, duration=duration, tick=tick, timeout=remaining, interval=settings.MEDIAHUB_PROGRESS_INTERVAL
+            args,
+            duration=duration,
+            tick=tick,
+            timeout=remaining,
+            interval=settings.MEDIAHUB_PROGRESS_INTERVAL,
+            capture=capture,
         )
         # A truncated input can probe as complete and still make FFmpeg stop early with exit code 0.
         if duration and progress.out_seconds < duration - max(0.5, 0.05 * duration):

@@ -1,7 +1,11 @@
-"""Hand work to the django-q2 cluster."""
+"""Hand work to the django-q2 cluster.
+
+The broker carries worker slots, not job ids: each slot runs the next job the database says may start (highest
+priority first, fairest to owners), which is how priority and per-user limits work on any broker."""
 
 from django_q.tasks import async_task
 
 
-def enqueue_job(job_id: str) -> None:
-    async_task("jobs.tasks.run_job", job_id, task_name=job_id, group="jobs")
+def enqueue_next(count: int = 1) -> None:
+    for _ in range(count):
+        async_task("jobs.tasks.run_next", group="jobs")

@@ -1,7 +1,10 @@
+import json
+
 from django.urls import reverse
 from rest_framework import serializers
 
-from jobs.models import Asset, Job
+from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
+from jobs.selectors import batch_summary
 
 
 class AssetOut(serializers.ModelSerializer):
@@ -57,6 +60,8 @@ class JobOut(serializers.ModelSerializer):
             "attempts",
             "max_attempts",
             "priority",
+            "webhook_url",
+            "batch",
             "created_at",
             "started_at",
             "finished_at",
@@ -64,7 +69,7 @@ class JobOut(serializers.ModelSerializer):
         ]
 
     def get_inputs(self, job: Job) -> list[str]:
-        return [link.asset_id for link in job.input_links.all()]
+        return [link.asset_id for link in job.input_links.all() if link.role == "input"]
 
     def get_error(self, job: Job) -> dict | None:
         if not job.error:
@@ -82,6 +87,7 @@ class JobIn(serializers.Serializer):
     inputs = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=100)
     params = serializers.DictField(required=False, default=dict)
     priority = serializers.IntegerField(min_value=0, max_value=9, required=False, default=0)
+    webhook_url = serializers.URLField(max_length=2000, required=False, default="")
 
     def validate(self, data):
         if "input" in data and "inputs" in data:
@@ -102,8 +108,91 @@ class OperationOut(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     inputs = serializers.DictField()
+    asset_params = serializers.DictField(help_text="Params that name assets → the asset kinds each accepts.")
+    capabilities = serializers.DictField(help_text="Features that depend on this FFmpeg build.")
     params_schema = serializers.DictField(help_text="JSON schema of the operation's params.")
 
 
 class OperationCatalogOut(serializers.Serializer):
     results = OperationOut(many=True)
+
+
+class BatchIn(serializers.Serializer):
+    jobs = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
+    webhook_url = serializers.URLField(max_length=2000, required=False, default="")
+
+
+class BatchOut(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=Job.Status.choices)
+    progress = serializers.FloatField()
+    total = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Jobs per status.")
+    webhook_url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    jobs = JobOut(many=True, required=False)
+
+
+def batch_payload(batch: Batch, request=None, *, with_jobs: bool = True) -> dict:
+    data = {
+        "id": batch.id,
+        **batch_summary(batch),
+        "webhook_url": batch.webhook_url,
+        "created_at": batch.created_at,
+        "finished_at": batch.finished_at,
+    }
+    if with_jobs:
+        jobs = batch.jobs.order_by("created_at", "id").prefetch_related("input_links", "outputs")
+        data["jobs"] = JobOut(jobs, many=True, context={"request": request}).data
+    return BatchOut(data, context={"request": request}).data
+
+
+class WebhookEndpointIn(serializers.Serializer):
+    url = serializers.URLField(max_length=2000)
+    events = serializers.ListField(child=serializers.CharField(max_length=32), required=False, default=list)
+    description = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class WebhookEndpointOut(serializers.ModelSerializer):
+    secret = serializers.SerializerMethodField(help_text="Only in the response that created the endpoint.")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "description", "secret_hint", "secret", "created_at"]
+
+    def get_secret(self, endpoint) -> str | None:
+        return self.context.get("secret")
+
+
+class WebhookSecretOut(serializers.Serializer):
+    secret = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class WebhookDeliveryOut(serializers.ModelSerializer):
+    event = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "url",
+            "endpoint",
+            "job",
+            "batch",
+            "status",
+            "attempts",
+            "response_status",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+            "log",
+            "event",
+        ]
+
+    def get_event(self, delivery) -> dict:
+        """The body as sent (the same on every attempt)."""
+        return json.loads(delivery.body)

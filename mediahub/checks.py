@@ -58,6 +58,15 @@ def production_config(app_configs, **kwargs):
                 id="mediahub.E006",
             )
         )
+    if not settings.MEDIAHUB_ENCRYPTION_KEYS:
+        errors.append(
+            Error(
+                "MEDIAHUB_ENCRYPTION_KEYS is empty in production: stored secrets could not be read back.",
+                hint="Set it to a key from `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'` (comma-separated, newest first, to rotate).",
+                id="mediahub.E007",
+            )
+        )
     if not settings.DATABASE_URL:
         errors.append(
             Warning(

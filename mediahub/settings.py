@@ -176,6 +176,8 @@ MEDIAHUB_MAX_UPLOAD_BYTES = env_int("MEDIAHUB_MAX_UPLOAD_MB", 4096) * 1024 * 102
 MEDIAHUB_SSRF_ALLOWLIST = env_cidrs("MEDIAHUB_SSRF_ALLOWLIST")
 # Networks that may read GET /metrics (Prometheus); loopback by default.
 MEDIAHUB_METRICS_ALLOWLIST = env_cidrs("MEDIAHUB_METRICS_ALLOWLIST", "127.0.0.0/8,::1/128")
+# Fernet keys for secrets at rest, newest first; the embedded default generates one into DATA_DIR.
+MEDIAHUB_ENCRYPTION_KEYS = env_list("MEDIAHUB_ENCRYPTION_KEYS")
 
 # --- auth, API ---------------------------------------------------------------------------------------
 LOGIN_URL = "login"
@@ -221,6 +223,12 @@ MEDIAHUB_JOB_LEASE_SECONDS = env_int("MEDIAHUB_JOB_LEASE_SECONDS", 30)
 MEDIAHUB_PROGRESS_INTERVAL = 0.5
 # A job still queued this long is handed to the broker again (a broker restarted without persistence loses tasks).
 MEDIAHUB_REQUEUE_AFTER_SECONDS = env_int("MEDIAHUB_REQUEUE_AFTER_SECONDS", 600)
+# Fairness: no user runs more jobs at once than this, however many they queued.
+MEDIAHUB_MAX_RUNNING_JOBS_PER_USER = env_int("MEDIAHUB_MAX_RUNNING_JOBS_PER_USER", 2)
+MEDIAHUB_MAX_BATCH_JOBS = 1000
+MEDIAHUB_WEBHOOK_TIMEOUT = env_int("MEDIAHUB_WEBHOOK_TIMEOUT", 10)
+# Seconds to wait before each retry of a failed webhook delivery (±20 % jitter): about a day in all.
+MEDIAHUB_WEBHOOK_RETRY_DELAYS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 MEDIAHUB_WORK_DIR = Path(env_str("MEDIAHUB_WORK_DIR", str(DATA_DIR / "work")))
 
 # --- security --------------------------------------------------------------------------------------------

@@ -129,3 +129,34 @@ def fetch_to_file(
             finally:
                 response.close()
     raise FetchFailed(f"The URL redirected more than {MAX_REDIRECTS} times.")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: httpx.Headers
+    text: str
+
+
+def post_checked(
+    url: str, *, body: bytes, headers: dict, timeout: float, resolver: Resolver = system_resolver, limit: int = 2048
+) -> Reply:
+    """POST `body` to `url` after the SSRF check, connected to the checked address; redirects are not followed
+    (a receiver that moved must be updated by its owner). Network failures raise httpx errors."""
+    target = check_url(url, resolver=resolver)
+    netloc = urlsplit(url).netloc.rsplit("@", 1)[-1]
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        request = client.build_request(
+            "POST",
+            _pinned(target),
+            content=body,
+            headers={**headers, "Host": netloc},
+            extensions={"sni_hostname": target.host},
+        )
+        with client.send(request, stream=True) as response:
+            snippet = b""
+            for chunk in response.iter_bytes():
+                snippet += chunk
+                if len(snippet) >= limit:
+                    break
+            return Reply(response.status_code, response.headers, snippet[:limit].decode(errors="replace"))

@@ -66,15 +66,27 @@ def run_ffmpeg(
     tick: Tick | None = None,
     timeout: float = 3600,
     interval: float = 0.5,
+    capture: list[str] | None = None,
 ) -> Progress:
     """Run `ffmpeg <GLOBAL_ARGS> <args>`; `tick(progress)` is called every `interval` s and returns False to
-    cancel. Raises Cancelled, or MediaError with FFmpeg's stderr tail on failure or timeout."""
+    cancel. Raises Cancelled, or MediaError with FFmpeg's stderr tail on failure or timeout.
+
+    With `capture`, FFmpeg runs at `-v info` and every stderr line is appended to it: analysis filters
+    (silencedetect, ebur128, loudnorm, cropdetect, …) report there."""
     from django.conf import settings
 
-    cmd = [settings.MEDIAHUB_FFMPEG, *GLOBAL_ARGS, *args]
+    global_args = GLOBAL_ARGS if capture is None else [*GLOBAL_ARGS[:3], "-v", "info", *GLOBAL_ARGS[5:]]
+    cmd = [settings.MEDIAHUB_FFMPEG, *global_args, *args]
     log.debug("ffmpeg %s", cmd)
     progress = Progress(duration=duration)
     tail: collections.deque[str] = collections.deque(maxlen=40)
+
+    def read_stderr():
+        for line in proc.stderr:
+            tail.append(line.rstrip())
+            if capture is not None:
+                capture.append(line.rstrip())
+
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -87,7 +99,7 @@ def run_ffmpeg(
     )
     readers = [
         threading.Thread(target=lambda: [progress.feed(line) for line in proc.stdout], daemon=True),
-        threading.Thread(target=lambda: [tail.append(line.rstrip()) for line in proc.stderr], daemon=True),
+        threading.Thread(target=read_stderr, daemon=True),
     ]
     for reader in readers:
         reader.start()

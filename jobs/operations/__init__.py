@@ -16,6 +16,8 @@ def catalog() -> list[dict]:
             "name": op.name,
             "description": op.description,
             "inputs": {"min": op.min_inputs, "max": op.max_inputs, "kinds": list(op.input_kinds)},
+            "asset_params": {name: list(kinds) for name, kinds in op.asset_params.items()},
+            "capabilities": op.capabilities(),
             "params_schema": op.params_model.model_json_schema(),
         }
         for op in REGISTRY.values()

@@ -46,6 +46,13 @@ class Operation(ABC):
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int] = 1
     input_kinds: ClassVar[tuple[str, ...]] = ("video",)
+    # Params that name assets (a watermark's image, a quality reference) → the kinds each accepts. They are
+    # resolved in the owner's assets at submit time and reach `run` as `ctx.param_asset(name)`.
+    asset_params: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def capabilities(self) -> dict:
+        """What this FFmpeg build lets the operation do (listed in the catalog), e.g. whether VMAF exists."""
+        return {}
 
     def check_inputs(self, assets: list, params: Params) -> dict[str, list[str]]:
         """Field errors (`inputs.N`) for inputs this operation cannot use; empty when all are fine."""

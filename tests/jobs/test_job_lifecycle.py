@@ -15,7 +15,7 @@ from django.utils import timezone
 from jobs.models import Asset, Job, JobInput
 from jobs.operations.transcode import TranscodeParams
 from jobs.realtime import JobEvents
-from jobs.services.jobs import job_execute, jobs_recover_stale
+from jobs.services.jobs import jobs_recover_stale, jobs_run_next
 from tests.jobs.test_runner import ffmpeg_processes
 
 FAST = {"preset": "ultrafast", "width": 160}
@@ -150,7 +150,7 @@ def test_cancel_stops_ffmpeg_and_marks_job_cancelled(alice, alice_api, upload, l
 
     def worker():
         try:
-            job_execute(job_id=job.id)
+            jobs_run_next()
         except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
             crashed.append(exc)
         finally:

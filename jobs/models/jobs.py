@@ -4,71 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from jobs.models.assets import Asset
 from mediahub.ids import IdFactory
-
-
-def asset_upload_to(asset: "Asset", filename: str) -> str:
-    # The user's file name never becomes a path: only our ids and a fixed extension do.
-    return f"assets/{asset.owner_id}/{asset.id}/{asset.storage_name}"
-
-
-class Asset(models.Model):
-    class Kind(models.TextChoices):
-        VIDEO = "video"
-        AUDIO = "audio"
-        IMAGE = "image"
-        SUBTITLE = "subtitle"
-        DATA = "data"
-
-    class Source(models.TextChoices):
-        UPLOAD = "upload"
-        URL = "url"
-        JOB = "job"
-        GENERATION = "generation"
-
-    id = models.CharField(primary_key=True, max_length=32, default=IdFactory("ast"), editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
-    file = models.FileField(upload_to=asset_upload_to, max_length=255)
-    storage_name = models.CharField(max_length=64, help_text="File name inside storage: 'source.<ext>'.")
-    name = models.CharField(max_length=255, help_text="The name shown to people (the uploaded file's name).")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DATA)
-    content_type = models.CharField(max_length=100, default="application/octet-stream")
-    size = models.BigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, blank=True)
-    probe = models.JSONField(default=dict, blank=True)
-    duration = models.FloatField(null=True, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    fps = models.FloatField(null=True, blank=True)
-    video_codec = models.CharField(max_length=32, blank=True)
-    audio_codec = models.CharField(max_length=32, blank=True)
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
-    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs")
-    idempotency_key = models.CharField(max_length=255, blank=True)
-    request_fingerprint = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["owner", "idempotency_key"],
-                condition=~models.Q(idempotency_key=""),
-                name="asset_unique_idempotency_key",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.id} {self.name}"
-
-    @property
-    def has_video(self) -> bool:
-        return bool(self.video_codec)
-
-    @property
-    def has_audio(self) -> bool:
-        return bool(self.audio_codec)
 
 
 class Job(models.Model):
@@ -95,7 +32,9 @@ class Job(models.Model):
     log_tail = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
-    priority = models.PositiveSmallIntegerField(default=0)
+    priority = models.PositiveSmallIntegerField(default=0, help_text="0–9; higher starts first.")
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    batch = models.ForeignKey("Batch", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     idempotency_key = models.CharField(max_length=255, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=128, blank=True)
@@ -111,6 +50,7 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
+            models.Index(fields=["status", "-priority", "created_at"]),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -133,7 +73,11 @@ class Job(models.Model):
         return self.status in self.FINISHED
 
     def ordered_inputs(self) -> list[Asset]:
-        return [link.asset for link in self.input_links.select_related("asset")]
+        return [link.asset for link in self.input_links.filter(role=JobInput.INPUT).select_related("asset")]
+
+    def param_assets(self) -> dict[str, Asset | None]:
+        """Assets named in params (a watermark's image, a quality reference), by param name."""
+        return {link.role: link.asset for link in self.input_links.exclude(role=JobInput.INPUT).select_related("asset")}
 
     # --- state transitions: each one a conditional UPDATE, so two writers never both win ---------------
 
@@ -207,10 +151,15 @@ class Job(models.Model):
 
 
 class JobInput(models.Model):
+    """An asset a job reads: one of its ordered inputs, or one named by a param (`role` is the param's name)."""
+
+    INPUT = "input"
+
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="input_links")
     # Deleting an asset that finished jobs used keeps those jobs' history; active jobs block it (409).
     asset = models.ForeignKey(Asset, null=True, on_delete=models.SET_NULL, related_name="+")
     position = models.PositiveSmallIntegerField()
+    role = models.CharField(max_length=32, default=INPUT)
 
     class Meta:
         ordering = ["position"]
