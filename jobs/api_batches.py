@@ -16,6 +16,7 @@ from jobs.selectors import (
     webhook_endpoints_for,
 )
 from jobs.serializers import (
+    BatchDetailOut,
     BatchIn,
     BatchOut,
     WebhookDeliveryOut,
@@ -39,7 +40,10 @@ class BatchListView(generics.ListAPIView):
         return self.get_paginated_response([batch_payload(batch, request, with_jobs=False) for batch in page])
 
     @extend_schema(
-        request=BatchIn, responses={202: BatchOut, 200: BatchOut}, parameters=[IDEMPOTENCY_KEY], summary="Start jobs"
+        request=BatchIn,
+        responses={202: BatchDetailOut, 200: BatchDetailOut},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Start jobs",
     )
     def post(self, request):
         body = BatchIn(data=request.data)
@@ -52,13 +56,13 @@ class BatchListView(generics.ListAPIView):
 
 
 class BatchDetailView(APIView):
-    @extend_schema(responses=BatchOut)
+    @extend_schema(responses=BatchDetailOut)
     def get(self, request, batch_id):
         return Response(batch_payload(get_batch_for(request.user, batch_id), request))
 
 
 class BatchCancelView(APIView):
-    @extend_schema(request=None, responses=BatchOut, summary="Cancel every unfinished job of the batch")
+    @extend_schema(request=None, responses=BatchDetailOut, summary="Cancel every unfinished job of the batch")
     def post(self, request, batch_id):
         batch = batch_cancel(batch=get_batch_for(request.user, batch_id))
         return Response(batch_payload(batch, request))

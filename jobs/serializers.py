@@ -131,21 +131,25 @@ class BatchOut(serializers.Serializer):
     webhook_url = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-    jobs = JobOut(many=True, required=False)
+
+
+class BatchDetailOut(BatchOut):
+    jobs = JobOut(many=True)
 
 
 def batch_payload(batch: Batch, request=None, *, with_jobs: bool = True) -> dict:
-    data = {
+    summary = {
         "id": batch.id,
         **batch_summary(batch),
         "webhook_url": batch.webhook_url,
         "created_at": batch.created_at,
         "finished_at": batch.finished_at,
     }
+    data = dict(BatchOut(summary).data)
     if with_jobs:
         jobs = batch.jobs.order_by("created_at", "id").prefetch_related("input_links", "outputs")
         data["jobs"] = JobOut(jobs, many=True, context={"request": request}).data
-    return BatchOut(data, context={"request": request}).data
+    return data
 
 
 class WebhookEndpointIn(serializers.Serializer):

@@ -153,10 +153,13 @@ def post_checked(
             headers={**headers, "Host": netloc},
             extensions={"sni_hostname": target.host},
         )
-        with client.send(request, stream=True) as response:
+        response = client.send(request, stream=True)
+        try:
             snippet = b""
             for chunk in response.iter_bytes():
                 snippet += chunk
                 if len(snippet) >= limit:
                     break
             return Reply(response.status_code, response.headers, snippet[:limit].decode(errors="replace"))
+        finally:
+            response.close()

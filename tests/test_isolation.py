@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
-from jobs.models import Asset, Job
+from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 PUBLIC_ROUTES = {"api/v1/health"}
@@ -51,21 +51,58 @@ def fill(route: str, ids: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def alice_objects(alice, alice_api, upload, clip_path) -> dict:
-    """Alice's asset and a queued job on it (never enqueued: on-commit callbacks are not run here)."""
+def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
+    """Alice's asset, a queued job and a batch on it (never enqueued: on-commit callbacks are not run here), a
+    webhook endpoint and a delivery to it."""
+    settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
     asset = upload(alice_api, clip_path)
-    response = alice_api.post("/api/v1/jobs", {"operation": "transcode", "input": asset["id"]}, format="json")
+    body = {"operation": "transcode", "input": asset["id"]}
+    response = alice_api.post("/api/v1/jobs", body, format="json")
     assert response.status_code == 202, response.content
     job = response.json()
-    return {"asset": asset["id"], "job": job["id"]}
+    batch = alice_api.post("/api/v1/batches", {"jobs": [body]}, format="json")
+    assert batch.status_code == 202, batch.content
+    endpoint = alice_api.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook"}, format="json")
+    assert endpoint.status_code == 201, endpoint.content
+    delivery = WebhookDelivery.objects.create(
+        owner=alice[0],
+        endpoint_id=endpoint.json()["id"],
+        url="http://127.0.0.1:9/hook",
+        event_id="evt_isolation",
+        event_type="job.succeeded",
+        body="{}",
+        status=WebhookDelivery.Status.FAILED,
+        attempts=1,
+    )
+    return {
+        "asset": asset["id"],
+        "job": job["id"],
+        "batch": batch.json()["id"],
+        "endpoint": endpoint.json()["id"],
+        "delivery": delivery.id,
+    }
 
 
 @pytest.fixture
 def id_for(alice_objects) -> dict[str, str]:
-    return {"asset_id": alice_objects["asset"], "job_id": alice_objects["job"]}
+    return {
+        "asset_id": alice_objects["asset"],
+        "job_id": alice_objects["job"],
+        "batch_id": alice_objects["batch"],
+        "endpoint_id": alice_objects["endpoint"],
+        "delivery_id": alice_objects["delivery"],
+        "member": "index.m3u8",
+    }
 
 
-BOGUS_IDS = {"asset_id": "ast_00000000000000000000", "job_id": "job_00000000000000000000"}
+BOGUS_IDS = {
+    "asset_id": "ast_00000000000000000000",
+    "job_id": "job_00000000000000000000",
+    "batch_id": "bat_00000000000000000000",
+    "endpoint_id": "whk_00000000000000000000",
+    "delivery_id": "whd_00000000000000000000",
+    "member": "index.m3u8",
+}
 
 
 def assert_error_shape(response, status: int, code: str | None = None) -> None:
@@ -156,6 +193,10 @@ def test_other_user_changes_nothing(bob_api, id_for):
     job = Job.objects.get(id=id_for["job_id"])
     assert job.status == Job.Status.QUEUED
     assert job.attempts == 0
+    assert Batch.objects.get(id=id_for["batch_id"]).jobs.get().status == Job.Status.QUEUED
+    assert WebhookEndpoint.objects.filter(id=id_for["endpoint_id"]).exists()
+    delivery = WebhookDelivery.objects.get(id=id_for["delivery_id"])
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.FAILED, 1)
 
 
 def test_owner_reaches_the_same_urls(alice_api, id_for):
@@ -163,6 +204,8 @@ def test_owner_reaches_the_same_urls(alice_api, id_for):
     assert alice_api.get(f"/api/v1/assets/{id_for['asset_id']}").status_code == 200
     assert alice_api.get(f"/api/v1/assets/{id_for['asset_id']}/content").status_code == 200
     assert alice_api.get(f"/api/v1/jobs/{id_for['job_id']}").status_code == 200
+    assert alice_api.get(f"/api/v1/batches/{id_for['batch_id']}").status_code == 200
+    assert alice_api.get(f"/api/v1/webhooks/{id_for['endpoint_id']}/deliveries").json()["results"]
 
 
 @pytest.mark.parametrize("route", LIST_ROUTES)
@@ -173,7 +216,7 @@ def test_other_users_list_never_shows_alices_objects(route, bob_api, alice_api, 
     for object_id in alice_objects.values():
         assert object_id not in bobs.content.decode()
     # The control: Alice's own list is not empty for the lists of her objects.
-    if route in ("api/v1/assets", "api/v1/jobs"):
+    if route in ("api/v1/assets", "api/v1/jobs", "api/v1/batches", "api/v1/webhooks"):
         assert alice_api.get(path).json()["results"]
 
 
