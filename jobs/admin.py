@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 
-from jobs.models import Asset, Job, JobInput
+from jobs.models import Asset, Batch, Job, JobInput, WebhookDelivery, WebhookEndpoint
+from jobs.selectors import batch_summary
 from jobs.services.jobs import job_cancel, job_retry
+from jobs.services.webhooks import delivery_redeliver
 from mediahub.errors import AppError
 
 
@@ -17,7 +19,7 @@ class AssetAdmin(admin.ModelAdmin):
 class JobInputInline(admin.TabularInline):
     model = JobInput
     extra = 0
-    readonly_fields = ["asset", "position"]
+    readonly_fields = ["asset", "position", "role"]
     can_delete = False
 
 
@@ -46,8 +48,62 @@ def retry_jobs(modeladmin, request, queryset):
 class JobAdmin(admin.ModelAdmin):
     list_display = ["id", "operation", "owner", "status", "progress", "stage", "attempts", "created_at", "finished_at"]
     list_filter = ["status", "operation", "priority"]
+    list_select_related = ["owner"]
     search_fields = ["id", "owner__username", "idempotency_key"]
     readonly_fields = [f.name for f in Job._meta.fields]
     inlines = [JobInputInline]
     actions = [cancel_jobs, retry_jobs]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "created_at", "finished_at", "summary"]
+    search_fields = ["id", "owner__username"]
+    readonly_fields = [f.name for f in Batch._meta.fields]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="jobs")
+    def summary(self, batch):
+        summary = batch_summary(batch)
+        return f"{summary['status']} · {summary['progress']:.0f}% of {summary['total']}"
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """The signing secret is never shown: only its last characters."""
+
+    list_display = ["id", "owner", "url", "events", "masked_secret", "created_at"]
+    search_fields = ["id", "url", "owner__username"]
+    fields = ["id", "owner", "url", "events", "description", "masked_secret", "created_at"]
+    readonly_fields = ["id", "owner", "masked_secret", "created_at"]
+
+    @admin.display(description="secret")
+    def masked_secret(self, endpoint):
+        return f"whsec_…{endpoint.secret_hint}"
+
+    def has_add_permission(self, request):
+        return False  # endpoints are made through the API, which shows the new secret once
+
+
+@admin.action(description="Redeliver selected deliveries")
+def redeliver(modeladmin, request, queryset):
+    done = 0
+    for delivery in queryset:
+        try:
+            delivery_redeliver(delivery=delivery)
+            done += 1
+        except AppError as exc:
+            modeladmin.message_user(request, f"{delivery.id}: {exc.message}", messages.WARNING)
+    modeladmin.message_user(request, f"Re-sending {done} deliveries.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "event_type", "url", "owner", "status", "attempts", "response_status", "created_at"]
+    list_filter = ["status", "event_type"]
+    list_select_related = ["owner"]
+    search_fields = ["id", "event_id", "url", "job__id", "owner__username"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = [redeliver]
     date_hierarchy = "created_at"

@@ -10,9 +10,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from jobs.forms import TranscodeForm
-from jobs.selectors import get_job_for, jobs_for
+from jobs.selectors import deliveries_for, get_job_for, jobs_for
 from jobs.services.assets import asset_delete, asset_upload
 from jobs.services.jobs import job_cancel, job_retry, job_submit
+from jobs.services.webhooks import delivery_redeliver
 from jobs.uploads import LimitedUploadHandler, check_declared_length
 from mediahub.errors import AppError, NotFound, TooLarge
 
@@ -73,7 +74,9 @@ def _job_create(request):
 
 @login_required
 def job_detail(request, job_id):
-    return render(request, "jobs/detail.html", {"job": _job_or_404(request.user, job_id)})
+    job = _job_or_404(request.user, job_id)
+    deliveries = deliveries_for(request.user).filter(job=job)
+    return render(request, "jobs/detail.html", {"job": job, "deliveries": deliveries})
 
 
 @login_required
@@ -91,6 +94,21 @@ def job_action(request, job_id, action):
         raise Http404("No such action.")
     try:
         service(job=job)
+    except AppError as exc:
+        messages.warning(request, exc.message)
+    return redirect(job)
+
+
+@login_required
+@require_POST
+def delivery_redeliver_page(request, job_id, delivery_id):
+    job = _job_or_404(request.user, job_id)
+    delivery = deliveries_for(request.user).filter(job=job, id=delivery_id).first()
+    if delivery is None:
+        raise Http404("No such delivery.")
+    try:
+        delivery_redeliver(delivery=delivery)
+        messages.info(request, f"Sending {delivery.event_type} to {delivery.url} again.")
     except AppError as exc:
         messages.warning(request, exc.message)
     return redirect(job)

@@ -272,6 +272,7 @@ def test_other_users_dashboard_never_shows_alices_jobs(bob_browser, id_for):
         ("get", "/jobs/{job_id}/"),
         ("post", "/jobs/{job_id}/cancel"),
         ("post", "/jobs/{job_id}/retry"),
+        ("post", "/jobs/{job_id}/deliveries/{delivery_id}/redeliver"),
     ],
 )
 def test_dashboard_redirects_anonymous_users_to_login(client, id_for, method, path):

@@ -172,7 +172,7 @@ def delivery_send(*, delivery_id: str) -> WebhookDelivery | None:
         SIGNATURE_HEADER: signature(_signing_secret(delivery), body),
         "MediaHub-Event-Id": delivery.event_id,
     }
-    entry = {"at": now.isoformat(), "attempt": delivery.attempts}
+    entry = {"at": now.isoformat(), "attempt": delivery.attempts, "status": None, "error": None, "response": ""}
     retry_after = None
     started = time.monotonic()
     try:
@@ -191,7 +191,7 @@ def delivery_send(*, delivery_id: str) -> WebhookDelivery | None:
     entry["latency_ms"] = round((time.monotonic() - started) * 1000)
 
     delivery.log = [*delivery.log, entry][-50:]
-    if 200 <= (delivery.response_status or 0) < 300 and "status" in entry:
+    if entry["status"] is not None and 200 <= entry["status"] < 300:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = "succeeded", timezone.now(), None
     else:
         delay = retry_delay(delivery.attempts, retry_after) if retryable else None
@@ -200,7 +200,7 @@ def delivery_send(*, delivery_id: str) -> WebhookDelivery | None:
         else:
             delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     delivery.save(update_fields=["status", "log", "response_status", "next_attempt_at", "delivered_at"])
-    log.info("webhook %s %s → %s", delivery.id, delivery.event_type, entry.get("status", entry.get("error")))
+    log.info("webhook %s %s → %s", delivery.id, delivery.event_type, entry["status"] or entry["error"])
     return delivery
 
 

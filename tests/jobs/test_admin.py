@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from jobs.models import Job
+from jobs.models import Job, WebhookDelivery
 
 
 @pytest.fixture
@@ -46,3 +46,41 @@ def test_the_api_key_admin_shows_the_prefix_but_never_the_hash(staff_client, ali
     page = staff_client.get(f"/admin/keys/apikey/{key.id}/change/").content.decode()
     assert key.prefix in page
     assert key.secret_hash not in page and raw_key not in page
+
+
+def test_webhook_admin_masks_the_secret_and_redelivers(staff_client, alice_api, settings, queued_job):
+    settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
+    created = alice_api.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook"}, format="json").json()
+    endpoint_page = staff_client.get(f"/admin/jobs/webhookendpoint/{created['id']}/change/").content.decode()
+    assert f"whsec_…{created['secret'][-4:]}" in endpoint_page
+    assert created["secret"] not in endpoint_page
+    delivery = WebhookDelivery.objects.create(
+        owner=queued_job.owner,
+        url="http://127.0.0.1:9/hook",
+        event_id="evt_admin",
+        event_type="job.failed",
+        body="{}",
+        status="failed",
+        attempts=3,
+    )
+
+    staff_client.post("/admin/jobs/webhookdelivery/", {"action": "redeliver", "_selected_action": [delivery.id]})
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
+    assert (
+        delivery.id in staff_client.get("/admin/jobs/webhookdelivery/", {"status__exact": "pending"}).content.decode()
+    )
+
+
+def test_batch_admin_lists_the_aggregate(staff_client, alice_api, queued_job, django_capture_on_commit_callbacks):
+    asset_id = queued_job.input_links.get().asset_id
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = alice_api.post(
+            "/api/v1/batches", {"jobs": [{"operation": "transcode", "input": asset_id}] * 2}, format="json"
+        ).json()
+
+    page = staff_client.get("/admin/jobs/batch/").content.decode()
+
+    assert batch["id"] in page
+    assert "queued · 0% of 2" in page

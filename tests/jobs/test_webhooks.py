@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from jobs.models import WebhookDelivery, WebhookEndpoint, WebhookSecret
@@ -263,3 +264,26 @@ def test_deleting_an_endpoint_stops_its_deliveries(alice_api, alice_clip, run_jo
 
     assert receiver.requests == []
     assert alice_api.get(f"/api/v1/webhooks/{endpoint['id']}").status_code == 404
+
+
+def test_the_job_page_shows_deliveries_and_redelivers(alice, bob, alice_api, alice_clip, run_job, receiver, capture):
+    receiver.replies = [(503, {}), (200, {})]
+    job = run_job(alice_api, transcode_body(alice_clip["id"], webhook_url=receiver.url))
+    delivery = WebhookDelivery.objects.get(job_id=job["id"])
+    page = Client()
+    page.force_login(alice[0])
+
+    html = page.get(f"/jobs/{job['id']}/").content.decode()
+    assert "job.succeeded" in html and delivery.event_id in html and "503" in html
+
+    intruder = Client()
+    intruder.force_login(bob[0])
+    assert intruder.post(f"/jobs/{job['id']}/deliveries/{delivery.id}/redeliver").status_code == 404
+    assert len(receiver.requests) == 1
+
+    with capture(execute=True):
+        response = page.post(f"/jobs/{job['id']}/deliveries/{delivery.id}/redeliver")
+    assert response.status_code == 302
+    assert len(receiver.requests) == 2
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded"
