@@ -71,12 +71,13 @@ class BatchAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    """The signing secret is never shown: only its last characters."""
+    """The signing secret is never shown, only its last characters; the URL is changed through the API, which
+    runs the SSRF check on it."""
 
     list_display = ["id", "owner", "url", "events", "masked_secret", "created_at"]
     search_fields = ["id", "url", "owner__username"]
     fields = ["id", "owner", "url", "events", "description", "masked_secret", "created_at"]
-    readonly_fields = ["id", "owner", "masked_secret", "created_at"]
+    readonly_fields = ["id", "owner", "url", "masked_secret", "created_at"]
 
     @admin.display(description="secret")
     def masked_secret(self, endpoint):

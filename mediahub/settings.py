@@ -232,7 +232,6 @@ MEDIAHUB_WEBHOOK_RETRY_DELAYS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 1
 MEDIAHUB_WORK_DIR = Path(env_str("MEDIAHUB_WORK_DIR", str(DATA_DIR / "work")))
 
 # --- security --------------------------------------------------------------------------------------------
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour for URL form fields (admin)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
