@@ -210,6 +210,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.jobs.Job.Status",
+        "DeliveryStatusEnum": "jobs.models.webhooks.WebhookDelivery.Status",
+    },
 }
 
 # --- jobs ----------------------------------------------------------------------------------------------
