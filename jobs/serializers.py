@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -33,9 +34,14 @@ class AssetOut(serializers.ModelSerializer):
         ]
 
     def get_content_url(self, asset: Asset) -> str:
-        url = reverse("api:asset-content", args=[asset.id])
+        if asset.kind == Asset.Kind.STREAM:  # at its own name, so a player resolves the relative member URIs
+            url = reverse("api:asset-member", args=[asset.id, asset.file.name.rsplit("/", 1)[-1]])
+        else:
+            url = reverse("api:asset-content", args=[asset.id])
         request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        if request:
+            return request.build_absolute_uri(url)
+        return settings.MEDIAHUB_PUBLIC_URL.rstrip("/") + url  # webhooks and WebSocket messages have no request
 
 
 class JobOut(serializers.ModelSerializer):

@@ -230,6 +230,8 @@ MEDIAHUB_REQUEUE_AFTER_SECONDS = env_int("MEDIAHUB_REQUEUE_AFTER_SECONDS", 600)
 # Fairness: no user runs more jobs at once than this, however many they queued.
 MEDIAHUB_MAX_RUNNING_JOBS_PER_USER = env_int("MEDIAHUB_MAX_RUNNING_JOBS_PER_USER", 2)
 MEDIAHUB_MAX_BATCH_JOBS = 1000
+# Where MediaHub is reached from outside (https://media.example.com): makes URLs in webhook events absolute.
+MEDIAHUB_PUBLIC_URL = env_str("MEDIAHUB_PUBLIC_URL", "")
 MEDIAHUB_WEBHOOK_TIMEOUT = env_int("MEDIAHUB_WEBHOOK_TIMEOUT", 10)
 # Seconds to wait before each retry of a failed webhook delivery (±20 % jitter): about a day in all.
 MEDIAHUB_WEBHOOK_RETRY_DELAYS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)

@@ -48,7 +48,8 @@ def make_due(delivery: WebhookDelivery) -> None:
     WebhookDelivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
 
 
-def test_job_webhook_url_gets_one_signed_event(alice_api, alice_clip, run_job, receiver):
+def test_job_webhook_url_gets_one_signed_event(alice_api, alice_clip, run_job, receiver, settings):
+    settings.MEDIAHUB_PUBLIC_URL = "https://media.example.com/"
     job = run_job(alice_api, transcode_body(alice_clip["id"], webhook_url=receiver.url))
 
     assert job["status"] == "succeeded"
@@ -61,7 +62,9 @@ def test_job_webhook_url_gets_one_signed_event(alice_api, alice_clip, run_job, r
     assert abs(event["created"] - time.time()) < 60
     assert event["data"]["id"] == job["id"]
     assert event["data"]["status"] == "succeeded"
-    assert event["data"]["outputs"][0]["id"] == job["outputs"][0]["id"]
+    output = event["data"]["outputs"][0]
+    assert output["id"] == job["outputs"][0]["id"]
+    assert output["content_url"] == f"https://media.example.com/api/v1/assets/{output['id']}/content"
     secret = alice_api.get("/api/v1/webhooks/secret").json()["secret"]
     assert verify(secret, request.headers["MediaHub-Signature"], request.body)
     assert not verify(secret, request.headers["MediaHub-Signature"], request.body.replace(b"succeeded", b"failed"))
