@@ -8,6 +8,7 @@ urlpatterns = [
     path("", pages.job_list, name="list"),
     path("jobs/new", pages.job_create, name="create"),
     path("jobs/rows", pages.job_rows, name="rows"),
+    path("jobs/run", pages.job_run, name="run"),
     path("jobs/<str:job_id>/", pages.job_detail, name="detail"),
     path(
         "jobs/<str:job_id>/deliveries/<str:delivery_id>/redeliver",

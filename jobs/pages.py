@@ -9,8 +9,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from jobs.forms import TranscodeForm
-from jobs.selectors import deliveries_for, get_job_for, jobs_for
+from jobs.forms import OperationForm, TranscodeForm
+from jobs.operations import REGISTRY
+from jobs.selectors import assets_for, deliveries_for, get_job_for, jobs_for
 from jobs.services.assets import asset_delete, asset_upload
 from jobs.services.jobs import job_cancel, job_retry, job_submit
 from jobs.services.webhooks import delivery_redeliver
@@ -25,14 +26,23 @@ def _job_or_404(user, job_id):
         raise Http404("No such job.") from None
 
 
-def _list_page(request, form, status=200, errors=()):
-    context = {"form": form, "errors": errors, "jobs": jobs_for(request.user)[:50]}
+def _operation_form(request, data=None) -> OperationForm:
+    return OperationForm(data, assets=assets_for(request.user).exclude(kind="data")[:100], operations=REGISTRY)
+
+
+def _list_page(request, form=None, run_form=None, status=200, errors=()):
+    context = {
+        "form": form or TranscodeForm(),
+        "run_form": run_form or _operation_form(request),
+        "errors": errors,
+        "jobs": jobs_for(request.user)[:50],
+    }
     return render(request, "jobs/list.html", context, status=status)
 
 
 @login_required
 def job_list(request):
-    return _list_page(request, TranscodeForm())
+    return _list_page(request)
 
 
 @csrf_exempt  # the upload handlers must be set before the body is read; csrf_protect below still checks it
@@ -45,7 +55,7 @@ def job_create(request):
         check_declared_length(request)
         return _job_create(request)
     except TooLarge as exc:  # raised while the CSRF check reads the body, so caught out here
-        return _list_page(request, TranscodeForm(), status=exc.status, errors=[exc.message])
+        return _list_page(request, status=exc.status, errors=[exc.message])
 
 
 @csrf_protect
@@ -69,6 +79,22 @@ def _job_create(request):
             for message in field_errors:
                 form.add_error(None, message)
         return _list_page(request, form, status=exc.status)
+    return redirect(job)
+
+
+@login_required
+@require_POST
+def job_run(request):
+    form = _operation_form(request, request.POST)
+    if not form.is_valid():
+        return _list_page(request, run_form=form, status=400)
+    try:
+        job, _ = job_submit(owner=request.user, **form.cleaned_data)
+    except AppError as exc:
+        for name, field_errors in (exc.fields or {"": [exc.message]}).items():
+            for message in field_errors:
+                form.add_error(None, f"{name}: {message}" if name else message)
+        return _list_page(request, run_form=form, status=exc.status)
     return redirect(job)
 
 

@@ -269,6 +269,7 @@ def test_other_users_dashboard_never_shows_alices_jobs(bob_browser, id_for):
         ("get", "/jobs/rows"),
         ("get", "/jobs/new"),
         ("post", "/jobs/new"),
+        ("post", "/jobs/run"),
         ("get", "/jobs/{job_id}/"),
         ("post", "/jobs/{job_id}/cancel"),
         ("post", "/jobs/{job_id}/retry"),
