@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from jobs.models import Asset, Job
+from jobs.models import Asset, Job, WebhookDelivery
 from jobs.operations import REGISTRY
 
 
@@ -38,6 +38,15 @@ class DatabaseCollector:
             "How long the oldest queued job has waited (0 when none waits).",
             value=(timezone.now() - oldest).total_seconds() if oldest else 0,
         )
+
+        deliveries = GaugeMetricFamily(
+            "mediahub_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
+        )
+        counts = dict.fromkeys(WebhookDelivery.Status.values, 0)
+        counts |= dict(WebhookDelivery.objects.values_list("status").annotate(n=Count("id")).order_by())
+        for status, count in sorted(counts.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
 
 
 def _allowed(address: str | None) -> bool:
