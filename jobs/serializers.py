@@ -2,6 +2,7 @@ import json
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
@@ -46,7 +47,7 @@ class AssetOut(serializers.ModelSerializer):
 
 class JobOut(serializers.ModelSerializer):
     inputs = serializers.SerializerMethodField()
-    outputs = AssetOut(many=True, read_only=True)
+    outputs = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
 
     class Meta:
@@ -73,6 +74,12 @@ class JobOut(serializers.ModelSerializer):
             "finished_at",
             "updated_at",
         ]
+
+    @extend_schema_field(AssetOut(many=True))
+    def get_outputs(self, job: Job) -> list[dict]:
+        """In the order the operation wrote them (the audio file before its waveform, frame 1 before 2)."""
+        outputs = sorted(job.outputs.all(), key=lambda asset: (asset.created_at, asset.id))
+        return AssetOut(outputs, many=True, context=self.context).data
 
     def get_inputs(self, job: Job) -> list[str]:
         return [link.asset_id for link in job.input_links.all() if link.role == "input"]
