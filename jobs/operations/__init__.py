@@ -1,9 +1,18 @@
 """The operation registry: names → operations; the catalog endpoint is generated from it."""
 
 from jobs.operations.base import Operation
+from jobs.operations.gif import Gif
+from jobs.operations.thumbnail import Thumbnail
 from jobs.operations.transcode import Transcode
 
-REGISTRY: dict[str, Operation] = {op.name: op for op in (Transcode(),)}
+REGISTRY: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Transcode(),
+        Thumbnail(),
+        Gif(),
+    )
+}
 
 
 def get_operation(name: str) -> Operation | None:
