@@ -12,7 +12,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs.content import asset_response
+from jobs.content import asset_response, member_response
 from jobs.models import Job
 from jobs.operations import catalog
 from jobs.selectors import assets_for, get_asset_for, get_job_for, jobs_for
@@ -100,6 +100,16 @@ class AssetContentView(APIView):
     @extend_schema(summary="The asset's bytes (supports Range) or a redirect to a signed URL", responses=bytes)
     def get(self, request, asset_id):
         return asset_response(request, get_asset_for(request.user, asset_id))
+
+
+class AssetMemberView(APIView):
+    @extend_schema(
+        summary="A file of a folder asset (HLS/DASH): a playlist, or a segment (Range; remote: redirect)",
+        responses=bytes,
+        operation_id="v1_assets_content_member_retrieve",
+    )
+    def get(self, request, asset_id, member):
+        return member_response(request, get_asset_for(request.user, asset_id), member)
 
 
 class JobListView(generics.ListAPIView):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("assets", api.AssetListView.as_view(), name="asset-list"),
     path("assets/<str:asset_id>", api.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<str:asset_id>/content", api.AssetContentView.as_view(), name="asset-content"),
+    path("assets/<str:asset_id>/content/<path:member>", api.AssetMemberView.as_view(), name="asset-member"),
     path("jobs", api.JobListView.as_view(), name="job-list"),
     path("jobs/<str:job_id>", api.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<str:job_id>/cancel", api.JobCancelView.as_view(), name="job-cancel"),

@@ -32,6 +32,7 @@ class AssetOut(serializers.ModelSerializer):
             "probe",
             "created_at",
             "content_url",
+            "files",
         ]
 
     def get_content_url(self, asset: Asset) -> str:

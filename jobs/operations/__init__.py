@@ -2,6 +2,7 @@
 
 from jobs.operations.base import Operation
 from jobs.operations.gif import Gif
+from jobs.operations.streaming import Dash, Hls
 from jobs.operations.thumbnail import Thumbnail
 from jobs.operations.transcode import Transcode
 
@@ -11,6 +12,8 @@ REGISTRY: dict[str, Operation] = {
         Transcode(),
         Thumbnail(),
         Gif(),
+        Hls(),
+        Dash(),
     )
 }
 

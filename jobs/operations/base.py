@@ -34,8 +34,21 @@ class OutputFile:
 
 
 @dataclass
+class OutputFolder:
+    """A folder stored as one asset (kind stream): `main` (a playlist or manifest, relative to `path`) is its
+    file, every other file under `path` a member. `probes` are local media files (not members) whose streams
+    describe the asset; `duration` is the whole presentation's."""
+
+    path: Path
+    main: str
+    name: str
+    probes: list[Path]
+    duration: float | None = None
+
+
+@dataclass
 class Outcome:
-    files: list[OutputFile] = field(default_factory=list)
+    files: list[OutputFile | OutputFolder] = field(default_factory=list)
     result: dict | None = None
 
 

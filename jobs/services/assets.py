@@ -2,6 +2,7 @@
 
 import hashlib
 import mimetypes
+import posixpath
 import re
 import tempfile
 from pathlib import Path
@@ -10,8 +11,10 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from jobs.ffmpeg.probe import probe_file
+from jobs.ffmpeg.errors import MediaError
+from jobs.ffmpeg.probe import describe, probe_file, run_ffprobe
 from jobs.models import Asset, Job
+from jobs.models.assets import asset_upload_to
 from jobs.selectors import assets_for
 from mediahub.errors import Conflict, InvalidInput
 from mediahub.idempotency import fingerprint, replay
@@ -94,6 +97,79 @@ def asset_create(
     return asset
 
 
+# Folder assets (HLS/DASH): the content type of the main file, by extension.
+FOLDER_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml"}
+
+
+def member_key(asset: Asset, member: str) -> str:
+    """The storage key of a folder asset's member: beside the main file, under the asset's own prefix."""
+    return posixpath.join(posixpath.dirname(asset.file.name), member)
+
+
+def asset_create_folder(*, owner, folder, source: str = Asset.Source.JOB, job: Job | None = None) -> Asset:
+    """Store a folder (jobs.operations.base.OutputFolder) as one `stream` asset: its main file is the asset's
+    file at `assets/<owner>/<id>/<main>`, every other file a member under the same prefix, listed in `files`.
+    Our own trusted outputs only: the probes are segments we wrote, never a user's playlist."""
+    root = folder.path
+    members = sorted(
+        path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file() and path != root / folder.main
+    )
+    probes = [run_ffprobe(path) for path in folder.probes]
+    merged = {
+        "format": {**(probes[0].get("format", {}) if probes else {}), "duration": str(folder.duration or "")},
+        "streams": [stream for probe in probes for stream in probe.get("streams", [])],
+    }
+    info = describe(merged)
+    asset = Asset(
+        owner=owner,
+        name=display_name(folder.name),
+        storage_name=folder.main,
+        kind=Asset.Kind.STREAM,
+        content_type=FOLDER_TYPES.get(Path(folder.main).suffix, "application/octet-stream"),
+        size=sum((root / member).stat().st_size for member in [folder.main, *members]),
+        sha256=_sha256(root / folder.main),
+        probe=merged,
+        duration=folder.duration or info.duration,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        video_codec=info.video_codec,
+        audio_codec=info.audio_codec,
+        source=source,
+        job=job,
+        files=members,
+    )
+    storage = asset.file.storage
+    prefix = posixpath.dirname(asset_upload_to(asset, folder.main))
+    stored: list[str] = []
+    try:
+        for member in members:
+            key = posixpath.join(prefix, member)
+            with open(root / member, "rb") as fh:
+                saved = storage.save(key, _MovableFile(fh, name=str(root / member)))
+            stored.append(saved)
+            if saved != key:
+                raise MediaError("storage_conflict", f"Storage renamed a member of the new asset ({member}).")
+        with open(root / folder.main, "rb") as fh:
+            asset.file.save(asset.storage_name, _MovableFile(fh, name=str(root / folder.main)), save=False)
+        asset.save()
+    except BaseException:
+        for key in stored:
+            storage.delete(key)
+        if asset.file:
+            asset.file.delete(save=False)
+        raise
+    return asset
+
+
+def asset_files_delete(asset: Asset) -> None:
+    """Delete an asset's stored file and, for a folder asset, its members."""
+    storage, keys = asset.file.storage, [member_key(asset, member) for member in asset.files]
+    asset.file.delete(save=False)
+    for key in keys:
+        storage.delete(key)
+
+
 def _create_once(*, owner, idempotency_key: str, request: str, **fields) -> tuple[Asset, bool]:
     try:
         with transaction.atomic():
@@ -148,6 +224,12 @@ def asset_delete(*, asset: Asset) -> None:
         ).values_list("id", flat=True)
         if busy:
             raise Conflict(f"The asset is an input of active jobs: {', '.join(busy)}.", code="asset_in_use")
-        file = asset.file
+        file, members = asset.file, [member_key(asset, member) for member in asset.files]
         asset.delete()
-    transaction.on_commit(lambda: file.delete(save=False))
+    transaction.on_commit(lambda: _delete_stored(file, members))
+
+
+def _delete_stored(file, member_keys: list[str]) -> None:
+    file.delete(save=False)
+    for key in member_keys:
+        file.storage.delete(key)

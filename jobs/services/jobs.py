@@ -16,11 +16,11 @@ from jobs.execution import JobContext
 from jobs.ffmpeg.errors import Cancelled, MediaError
 from jobs.models import Asset, Job, JobInput
 from jobs.operations import get_operation
-from jobs.operations.base import FieldError
+from jobs.operations.base import FieldError, OutputFolder
 from jobs.queue import enqueue_next
 from jobs.realtime import JobEvents
 from jobs.selectors import assets_for
-from jobs.services.assets import asset_create
+from jobs.services.assets import asset_create, asset_create_folder, asset_files_delete
 from jobs.services.events import job_finished
 from jobs.services.scheduling import job_claim_next, worker_name
 from mediahub.errors import Conflict, InvalidInput
@@ -226,9 +226,10 @@ def _run(job: Job, workdir: Path) -> None:
         raise MediaError("unknown_operation", f"This worker does not know the operation '{job.operation}'.")
     params = op.params_model.model_validate(job.params)
     ctx = JobContext(job, workdir)
-    if len(ctx.inputs) != job.input_links.count() or any(asset is None for asset in ctx.inputs):
+    used = [*ctx.inputs, *ctx.param_assets.values()]
+    if any(asset is None for asset in used):
         raise MediaError("input_missing", "An input asset was deleted before the job ran.")
-    for asset in ctx.inputs:
+    for asset in used:
         if not asset.file.storage.exists(asset.file.name):
             raise MediaError("input_missing", f"The file of input {asset.id} is missing from storage.")
     errors = op.check_inputs(ctx.inputs, params)
@@ -242,12 +243,15 @@ def _run(job: Job, workdir: Path) -> None:
     with ctx.keepalive():
         try:
             for output in outcome.files:
+                if isinstance(output, OutputFolder):
+                    stored.append(asset_create_folder(owner=job.owner, folder=output, source="job", job=job))
+                    continue
                 stored.append(asset_create(owner=job.owner, path=output.path, name=output.name, source="job", job=job))
             if not job.finish(Job.Status.SUCCEEDED, progress=100, stage="done", result=outcome.result):
                 raise Cancelled()
         except BaseException:
             for asset in stored:
-                asset.file.delete(save=False)
+                asset_files_delete(asset)
                 asset.delete()
             raise
 
