@@ -1,10 +1,12 @@
 """The operation registry: names → operations; the catalog endpoint is generated from it."""
 
+from jobs.operations.audio import Audio
 from jobs.operations.base import Operation
 from jobs.operations.gif import Gif
 from jobs.operations.streaming import Dash, Hls
 from jobs.operations.thumbnail import Thumbnail
 from jobs.operations.transcode import Transcode
+from jobs.operations.watermark import Watermark
 
 REGISTRY: dict[str, Operation] = {
     op.name: op
@@ -14,6 +16,8 @@ REGISTRY: dict[str, Operation] = {
         Gif(),
         Hls(),
         Dash(),
+        Audio(),
+        Watermark(),
     )
 }
 
