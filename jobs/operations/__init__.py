@@ -2,10 +2,12 @@
 
 from jobs.operations.audio import Audio
 from jobs.operations.base import Operation
+from jobs.operations.concat import Concat
 from jobs.operations.gif import Gif
 from jobs.operations.streaming import Dash, Hls
 from jobs.operations.thumbnail import Thumbnail
 from jobs.operations.transcode import Transcode
+from jobs.operations.trim import Trim
 from jobs.operations.watermark import Watermark
 
 REGISTRY: dict[str, Operation] = {
@@ -18,6 +20,8 @@ REGISTRY: dict[str, Operation] = {
         Dash(),
         Audio(),
         Watermark(),
+        Trim(),
+        Concat(),
     )
 }
 
