@@ -3,8 +3,10 @@
 from jobs.operations.audio import Audio
 from jobs.operations.base import Operation
 from jobs.operations.concat import Concat
+from jobs.operations.filters import Filters
 from jobs.operations.gif import Gif
 from jobs.operations.streaming import Dash, Hls
+from jobs.operations.subtitles import Subtitles
 from jobs.operations.thumbnail import Thumbnail
 from jobs.operations.transcode import Transcode
 from jobs.operations.trim import Trim
@@ -22,6 +24,8 @@ REGISTRY: dict[str, Operation] = {
         Watermark(),
         Trim(),
         Concat(),
+        Subtitles(),
+        Filters(),
     )
 }
 
