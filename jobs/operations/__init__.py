@@ -1,10 +1,12 @@
 """The operation registry: names → operations; the catalog endpoint is generated from it."""
 
+from jobs.operations.analyze import Analyze
 from jobs.operations.audio import Audio
 from jobs.operations.base import Operation
 from jobs.operations.concat import Concat
 from jobs.operations.filters import Filters
 from jobs.operations.gif import Gif
+from jobs.operations.quality import Quality
 from jobs.operations.streaming import Dash, Hls
 from jobs.operations.subtitles import Subtitles
 from jobs.operations.thumbnail import Thumbnail
@@ -26,6 +28,8 @@ REGISTRY: dict[str, Operation] = {
         Concat(),
         Subtitles(),
         Filters(),
+        Analyze(),
+        Quality(),
     )
 }
 
