@@ -34,6 +34,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/transcode_overhead.py
+	$(PY) bench/hls_ladder.py
 
 clean:
 	rm -rf $(VENV) var

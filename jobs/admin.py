@@ -23,25 +23,26 @@ class JobInputInline(admin.TabularInline):
     can_delete = False
 
 
-def _apply(modeladmin, request, queryset, service, verb):
+def _apply(modeladmin, request, queryset, action, done_message: str):
+    """Run a service on each selected object; refusals (AppError) are reported, not fatal."""
     done = 0
-    for job in queryset:
+    for obj in queryset:
         try:
-            service(job=job)
+            action(obj)
             done += 1
         except AppError as exc:
-            modeladmin.message_user(request, f"{job.id}: {exc.message}", messages.WARNING)
-    modeladmin.message_user(request, f"{verb} {done} job(s).")
+            modeladmin.message_user(request, f"{obj.pk}: {exc.message}", messages.WARNING)
+    modeladmin.message_user(request, done_message.format(done))
 
 
 @admin.action(description="Cancel selected jobs")
 def cancel_jobs(modeladmin, request, queryset):
-    _apply(modeladmin, request, queryset, job_cancel, "Cancelled")
+    _apply(modeladmin, request, queryset, lambda job: job_cancel(job=job), "Cancelled {} job(s).")
 
 
 @admin.action(description="Retry selected jobs")
 def retry_jobs(modeladmin, request, queryset):
-    _apply(modeladmin, request, queryset, job_retry, "Re-queued")
+    _apply(modeladmin, request, queryset, lambda job: job_retry(job=job), "Re-queued {} job(s).")
 
 
 @admin.register(Job)
@@ -89,14 +90,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 @admin.action(description="Redeliver selected deliveries")
 def redeliver(modeladmin, request, queryset):
-    done = 0
-    for delivery in queryset:
-        try:
-            delivery_redeliver(delivery=delivery)
-            done += 1
-        except AppError as exc:
-            modeladmin.message_user(request, f"{delivery.id}: {exc.message}", messages.WARNING)
-    modeladmin.message_user(request, f"Re-sending {done} deliveries.")
+    _apply(modeladmin, request, queryset, lambda delivery: delivery_redeliver(delivery=delivery), "Re-sending {}.")
 
 
 @admin.register(WebhookDelivery)

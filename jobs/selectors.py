@@ -6,6 +6,14 @@ from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
 from mediahub.errors import NotFound
 
 
+def _one(queryset: QuerySet, object_id: str, missing: str):
+    """The object or NotFound: someone else's object gets the same 404 as one that does not exist."""
+    found = queryset.filter(id=object_id).first()
+    if found is None:
+        raise NotFound(missing)
+    return found
+
+
 def assets_for(user) -> QuerySet[Asset]:
     return Asset.objects.filter(owner=user)
 
@@ -15,17 +23,11 @@ def jobs_for(user) -> QuerySet[Job]:
 
 
 def get_asset_for(user, asset_id: str) -> Asset:
-    asset = assets_for(user).filter(id=asset_id).first()
-    if asset is None:
-        raise NotFound("No such asset.")
-    return asset
+    return _one(assets_for(user), asset_id, "No such asset.")
 
 
 def get_job_for(user, job_id: str) -> Job:
-    job = jobs_for(user).filter(id=job_id).first()
-    if job is None:
-        raise NotFound("No such job.")
-    return job
+    return _one(jobs_for(user), job_id, "No such job.")
 
 
 def batches_for(user) -> QuerySet[Batch]:
@@ -33,10 +35,7 @@ def batches_for(user) -> QuerySet[Batch]:
 
 
 def get_batch_for(user, batch_id: str) -> Batch:
-    batch = batches_for(user).filter(id=batch_id).first()
-    if batch is None:
-        raise NotFound("No such batch.")
-    return batch
+    return _one(batches_for(user), batch_id, "No such batch.")
 
 
 def batch_summary(batch: Batch) -> dict:
@@ -70,10 +69,7 @@ def webhook_endpoints_for(user) -> QuerySet[WebhookEndpoint]:
 
 
 def get_webhook_endpoint_for(user, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = webhook_endpoints_for(user).filter(id=endpoint_id).first()
-    if endpoint is None:
-        raise NotFound("No such webhook endpoint.")
-    return endpoint
+    return _one(webhook_endpoints_for(user), endpoint_id, "No such webhook endpoint.")
 
 
 def deliveries_for(user) -> QuerySet[WebhookDelivery]:
@@ -81,7 +77,4 @@ def deliveries_for(user) -> QuerySet[WebhookDelivery]:
 
 
 def get_delivery_for(user, delivery_id: str) -> WebhookDelivery:
-    delivery = deliveries_for(user).filter(id=delivery_id).first()
-    if delivery is None:
-        raise NotFound("No such delivery.")
-    return delivery
+    return _one(deliveries_for(user), delivery_id, "No such delivery.")

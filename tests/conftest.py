@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from keys.services import apikey_create
 from tests.media import make_clip, make_tone
+from tests.receiver import Receiver
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +58,21 @@ def long_clip_path(media_dir) -> Path:
     if not path.exists():
         make_clip(path, seconds=20, size="640x360")
     return path
+
+
+@pytest.fixture
+def alice_clip(alice_api, upload, clip_path) -> dict:
+    """Alice's upload of `clip_path`."""
+    return upload(alice_api, clip_path)
+
+
+@pytest.fixture
+def receiver(settings):
+    """A webhook receiver on 127.0.0.1 (loopback allowed through the SSRF check for the test)."""
+    settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 def _persona(username: str):

@@ -32,3 +32,19 @@ def make_clip(path: Path, *, seconds: float = 2, size: str = "320x240", rate: in
 def make_tone(path: Path, *, seconds: float = 2) -> Path:
     ffmpeg("-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "libmp3lame", str(path))
     return path
+
+
+def streams(info: dict, kind: str) -> list[dict]:
+    """The streams of one `codec_type` in ffprobe JSON."""
+    return [s for s in info["streams"] if s["codec_type"] == kind]
+
+
+def decode_errors(path: Path) -> str:
+    """Decode every stream to nowhere; FFmpeg's error output (empty for a clean, playable file)."""
+    done = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"exit {done.returncode}: {done.stderr}" if done.returncode or done.stderr.strip() else ""

@@ -12,7 +12,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 
 from jobs.ffmpeg.errors import MediaError
-from jobs.ffmpeg.probe import describe, probe_file, run_ffprobe
+from jobs.ffmpeg.probe import MediaInfo, describe, probe_file, run_ffprobe
 from jobs.models import Asset, Job
 from jobs.models.assets import asset_upload_to
 from jobs.selectors import assets_for
@@ -50,6 +50,20 @@ def storage_name(name: str) -> str:
     return f"file.{ext}" if _EXTENSION.match(ext) else "file.bin"
 
 
+def _media_fields(info: MediaInfo) -> dict:
+    """The Asset fields that come from ffprobe."""
+    return {
+        "kind": info.kind,
+        "probe": info.probe,
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+    }
+
+
 def asset_create(
     *,
     owner,
@@ -71,16 +85,9 @@ def asset_create(
         owner=owner,
         name=shown,
         storage_name=storage_name(shown),
-        kind=info.kind,
+        **_media_fields(info),
         size=path.stat().st_size,
         sha256=sha256 or _sha256(path),
-        probe=info.probe,
-        duration=info.duration,
-        width=info.width,
-        height=info.height,
-        fps=info.fps,
-        video_codec=info.video_codec,
-        audio_codec=info.audio_codec,
         source=source,
         job=job,
         idempotency_key=idempotency_key,
@@ -124,17 +131,10 @@ def asset_create_folder(*, owner, folder, source: str = Asset.Source.JOB, job: J
         owner=owner,
         name=display_name(folder.name),
         storage_name=folder.main,
-        kind=Asset.Kind.STREAM,
+        **{**_media_fields(info), "kind": Asset.Kind.STREAM, "duration": folder.duration or info.duration},
         content_type=FOLDER_TYPES.get(Path(folder.main).suffix, "application/octet-stream"),
         size=sum((root / member).stat().st_size for member in [folder.main, *members]),
         sha256=_sha256(root / folder.main),
-        probe=merged,
-        duration=folder.duration or info.duration,
-        width=info.width,
-        height=info.height,
-        fps=info.fps,
-        video_codec=info.video_codec,
-        audio_codec=info.audio_codec,
         source=source,
         job=job,
         files=members,

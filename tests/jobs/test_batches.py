@@ -6,24 +6,6 @@ import pytest
 
 from jobs.models import Batch, Job, WebhookDelivery
 from jobs.queue import enqueue_next
-from tests.receiver import Receiver
-
-
-@pytest.fixture(autouse=True)
-def _loopback_allowed(settings):
-    settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice_clip(alice_api, upload, clip_path) -> dict:
-    return upload(alice_api, clip_path)
 
 
 def body(asset_id: str, **params) -> dict:

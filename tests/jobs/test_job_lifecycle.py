@@ -22,11 +22,6 @@ FAST = {"preset": "ultrafast", "width": 160}
 
 
 @pytest.fixture
-def alice_clip(alice_api, upload, clip_path) -> dict:
-    return upload(alice_api, clip_path)
-
-
-@pytest.fixture
 def submit(django_capture_on_commit_callbacks):
     """submit(client, body, **headers) → (response, queued callbacks): the job is queued but not run yet."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import make_clip, probe
+from tests.media import decode_errors, make_clip, probe, streams
 
 FRAME = 1 / 25 + 1e-6  # one frame of the 25 fps source clips (plus float slack): the duration tolerance
 # WebM with Opus: Opus's 312-sample pre-skip (6.5 ms at 48 kHz) is stored as a negative audio start, rounded to
@@ -49,21 +49,6 @@ def truncated_faststart_clip_path(media_dir, clip_path) -> Path:
     return path
 
 
-def streams(info: dict, kind: str) -> list[dict]:
-    return [s for s in info["streams"] if s["codec_type"] == kind]
-
-
-def decode_errors(path: Path) -> str:
-    """Decode every stream to nowhere; FFmpeg's error output (empty for a clean, playable file)."""
-    done = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return f"exit {done.returncode}: {done.stderr}" if done.returncode or done.stderr.strip() else ""
-
-
 def video_frames(path: Path) -> int:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames"]
@@ -81,11 +66,6 @@ def transcode(client, run_job, asset_id: str, params: dict) -> dict:
     assert job["progress"] == 100
     assert len(job["outputs"]) == 1, job["outputs"]
     return job
-
-
-@pytest.fixture
-def alice_clip(alice_api, upload, clip_path) -> dict:
-    return upload(alice_api, clip_path)
 
 
 # --- containers and codecs ------------------------------------------------------------------------------

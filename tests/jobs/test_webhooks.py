@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from jobs.models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from jobs.services.webhooks import deliveries_send_due, delivery_send, retry_delay
-from tests.receiver import Receiver
 
 
 def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
@@ -21,23 +20,6 @@ def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
     timestamp = int(parts["t"])
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - timestamp) <= tolerance
-
-
-@pytest.fixture(autouse=True)
-def _loopback_allowed(settings):
-    settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice_clip(alice_api, upload, clip_path) -> dict:
-    return upload(alice_api, clip_path)
 
 
 def transcode_body(asset_id: str, **extra) -> dict:

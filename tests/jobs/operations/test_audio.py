@@ -72,11 +72,6 @@ def run_audio(client, run_job, asset_id: str, params: dict, outputs: int = 1) ->
 
 
 @pytest.fixture
-def alice_clip(alice_api, upload, clip_path) -> dict:
-    return upload(alice_api, clip_path)
-
-
-@pytest.fixture
 def alice_varying(alice_api, upload, varying_path) -> dict:
     return upload(alice_api, varying_path)
 

@@ -9,7 +9,7 @@ import pytest
 
 from jobs.ffmpeg.inputs import SAFE_DEMUXERS
 from jobs.operations.concat import concat_list, quote
-from tests.media import make_clip, make_tone, probe
+from tests.media import decode_errors, make_clip, make_tone, probe, streams
 
 TOLERANCE = 0.1
 
@@ -25,20 +25,6 @@ def wide_clip_path(media_dir) -> Path:
 def short_tone_path(media_dir) -> Path:
     path = media_dir / "concat-tone.mp3"
     return path if path.exists() else make_tone(path, seconds=1)
-
-
-def streams(info: dict, kind: str) -> list[dict]:
-    return [s for s in info["streams"] if s["codec_type"] == kind]
-
-
-def decode_errors(path: Path) -> str:
-    done = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return f"exit {done.returncode}: {done.stderr}" if done.returncode or done.stderr.strip() else ""
 
 
 def mean_volume(path: Path, start: float, length: float) -> float:

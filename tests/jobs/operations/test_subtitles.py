@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import ffmpeg, make_clip, probe
+from tests.media import ffmpeg, make_clip, probe, streams
 
 SIZE = (320, 240)
 FRAME = 1 / 25 + 1e-6
@@ -122,10 +122,6 @@ def top(rows):
 
 def bottom(rows):
     return rows[-len(rows) // 3 :]
-
-
-def streams(info: dict, kind: str) -> list[dict]:
-    return [s for s in info["streams"] if s["codec_type"] == kind]
 
 
 def video_packets(path: Path) -> str:
