@@ -81,12 +81,19 @@ def test_schema_is_also_served_as_json(anon_api, db):
 
 
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
-def test_api_docs_pages_render(client, db, path):
+def test_api_docs_pages_render_with_local_scripts_only(client, db, path):
     response = client.get(path)
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
-    assert "/api/schema/" in response.content.decode()
+    html = response.content.decode()
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts and all(re.search(r'src="/(static|api)/', tag) for tag in scripts), scripts  # no CDN, no inline
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    if path == "/api/docs/":
+        assert "/api/schema/" in client.get(path, {"script": ""}).content.decode()  # the split-out initializer
+    else:
+        assert "/api/schema/" in html
 
 
 # --- operations catalog, unknown URLs -------------------------------------------------------------------------
