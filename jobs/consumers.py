@@ -5,10 +5,12 @@ changes arrive through the channel layer; on the embedded default the consumer r
 
 import asyncio
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.core.cache import cache
 
 from jobs.models import Job
 from jobs.realtime import job_group, user_group
@@ -16,6 +18,31 @@ from jobs.serializers import job_payload
 
 POLL_SECONDS = 0.5
 RECENT_ON_CONNECT = 20
+# A socket whose process died without disconnecting stops counting against the cap after this long.
+SOCKET_RECORD_SECONDS = 24 * 3600
+
+
+def _sockets_key(user_id) -> str:
+    return f"ws:sockets:{user_id}"
+
+
+def socket_open(user_id, channel_name: str) -> bool:
+    """Count a new socket against the user's cap (MEDIAHUB_MAX_WEBSOCKETS_PER_USER); False when full."""
+    now = time.time()
+    sockets = {
+        name: at for name, at in cache.get(_sockets_key(user_id), {}).items() if now - at < SOCKET_RECORD_SECONDS
+    }
+    if len(sockets) >= settings.MEDIAHUB_MAX_WEBSOCKETS_PER_USER:
+        return False
+    sockets[channel_name] = now
+    cache.set(_sockets_key(user_id), sockets, timeout=SOCKET_RECORD_SECONDS)
+    return True
+
+
+def socket_closed(user_id, channel_name: str) -> None:
+    sockets = cache.get(_sockets_key(user_id), {})
+    if sockets.pop(channel_name, None) is not None:
+        cache.set(_sockets_key(user_id), sockets, timeout=SOCKET_RECORD_SECONDS)
 
 
 class JobsConsumer(AsyncJsonWebsocketConsumer):
@@ -27,9 +54,17 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
         if not self.user or not self.user.is_authenticated:
             await self.close(code=4401)
             return
+        key = self.scope.get("api_key")
+        if key is not None and not key.has_scope("read"):
+            await self.close(code=4403)
+            return
         if self.job_id and not await self._owns(self.job_id):
             await self.close(code=4404)
             return
+        if not await database_sync_to_async(socket_open)(self.user.id, self.channel_name):
+            await self.close(code=4429)  # too many sockets open for this user
+            return
+        self.counted = True
         self.group = job_group(self.job_id) if self.job_id else user_group(self.user.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -38,7 +73,9 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
             self.poller = asyncio.create_task(self._poll())
 
     async def disconnect(self, code):
-        if self.poller:
+        if getattr(self, "counted", False):
+            await database_sync_to_async(socket_closed)(self.user.id, self.channel_name)
+        if getattr(self, "poller", None):
             self.poller.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -3,15 +3,7 @@
 from django.db.models import Count, QuerySet, Sum
 
 from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
-from mediahub.errors import NotFound
-
-
-def _one(queryset: QuerySet, object_id: str, missing: str):
-    """The object or NotFound: someone else's object gets the same 404 as one that does not exist."""
-    found = queryset.filter(id=object_id).first()
-    if found is None:
-        raise NotFound(missing)
-    return found
+from mediahub.errors import one_or_not_found
 
 
 def assets_for(user) -> QuerySet[Asset]:
@@ -23,11 +15,11 @@ def jobs_for(user) -> QuerySet[Job]:
 
 
 def get_asset_for(user, asset_id: str) -> Asset:
-    return _one(assets_for(user), asset_id, "No such asset.")
+    return one_or_not_found(assets_for(user), asset_id, "No such asset.")
 
 
 def get_job_for(user, job_id: str) -> Job:
-    return _one(jobs_for(user), job_id, "No such job.")
+    return one_or_not_found(jobs_for(user), job_id, "No such job.")
 
 
 def batches_for(user) -> QuerySet[Batch]:
@@ -35,7 +27,7 @@ def batches_for(user) -> QuerySet[Batch]:
 
 
 def get_batch_for(user, batch_id: str) -> Batch:
-    return _one(batches_for(user), batch_id, "No such batch.")
+    return one_or_not_found(batches_for(user), batch_id, "No such batch.")
 
 
 def batch_summary(batch: Batch) -> dict:
@@ -69,7 +61,7 @@ def webhook_endpoints_for(user) -> QuerySet[WebhookEndpoint]:
 
 
 def get_webhook_endpoint_for(user, endpoint_id: str) -> WebhookEndpoint:
-    return _one(webhook_endpoints_for(user), endpoint_id, "No such webhook endpoint.")
+    return one_or_not_found(webhook_endpoints_for(user), endpoint_id, "No such webhook endpoint.")
 
 
 def deliveries_for(user) -> QuerySet[WebhookDelivery]:
@@ -77,4 +69,4 @@ def deliveries_for(user) -> QuerySet[WebhookDelivery]:
 
 
 def get_delivery_for(user, delivery_id: str) -> WebhookDelivery:
-    return _one(deliveries_for(user), delivery_id, "No such delivery.")
+    return one_or_not_found(deliveries_for(user), delivery_id, "No such delivery.")

@@ -2,25 +2,37 @@
 
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from keys.models import KEY_PREFIX, ApiKey, hash_secret
 
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+_PREFIX_LENGTH = len(KEY_PREFIX) + 8
 
 
-def user_for_key(raw_key: str, *, ip: str | None = None):
-    """The key's owner, or None for an unknown, revoked or expired key."""
+class KeyNotAllowedHere(exceptions.PermissionDenied):
+    default_detail = "This API key may not be used from this network address."
+    default_code = "key_network_denied"
+
+
+def key_for(raw_key: str, *, ip: str | None = None) -> ApiKey | None:
+    """The active key for a raw secret (the current one, or the previous one during a rotation's grace
+    period), with its owner; None for an unknown, revoked or expired key. KeyNotAllowedHere when the key is
+    valid but restricted to networks that do not include `ip`."""
     if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 100:
         return None
-    key = ApiKey.objects.select_related("owner").filter(prefix=raw_key[: len(KEY_PREFIX) + 8]).first()
+    prefix = raw_key[:_PREFIX_LENGTH]
+    key = ApiKey.objects.select_related("owner").filter(Q(prefix=prefix) | Q(previous_prefix=prefix)).first()
     if key is None or not key.matches(raw_key) or not key.is_active or not key.owner.is_active:
         return None
+    if not key.allows_address(ip):
+        raise KeyNotAllowedHere()
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION or key.last_used_ip != ip:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=ip)
-    return key.owner
+    return key
 
 
 def key_from_header(value: str) -> str | None:
@@ -31,6 +43,8 @@ def key_from_header(value: str) -> str | None:
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Sets request.user to the key's owner and request.auth to the ApiKey (its scopes are checked later)."""
+
     keyword = "Token"
 
     def authenticate(self, request):
@@ -40,13 +54,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = key_from_header(header)
         if raw is None:
             raise exceptions.AuthenticationFailed("Use 'Authorization: Token <key>' or 'Bearer <key>'.")
-        user = user_for_key(raw, ip=request.META.get("REMOTE_ADDR"))
-        if user is None:
+        key = key_for(raw, ip=request.META.get("REMOTE_ADDR"))
+        if key is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
-        return (user, None)
+        return (key.owner, key)
 
     def authenticate_header(self, request):
         return self.keyword
 
 
-__all__ = ["ApiKeyAuthentication", "hash_secret", "key_from_header", "user_for_key"]
+__all__ = ["ApiKeyAuthentication", "KeyNotAllowedHere", "hash_secret", "key_for", "key_from_header"]

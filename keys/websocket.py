@@ -1,4 +1,5 @@
-"""WebSocket auth: an API key from `?token=` or the Authorization header, else the session's user."""
+"""WebSocket auth: an API key from `?token=` or the Authorization header, else the session's user. A key
+outside its allowed networks connects as nobody."""
 
 from urllib.parse import parse_qs
 
@@ -8,7 +9,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from keys.authentication import key_from_header, user_for_key
+from keys.authentication import KeyNotAllowedHere, key_for, key_from_header
 
 
 class ApiKeyAuthMiddleware:
@@ -22,8 +23,12 @@ class ApiKeyAuthMiddleware:
             raw = key_from_header(header) if header else None
         if raw is not None:
             client = scope.get("client") or [None]
-            user = await database_sync_to_async(user_for_key)(raw, ip=client[0])
-            scope = dict(scope, user=user or AnonymousUser(), auth_method="key")
+            try:
+                key = await database_sync_to_async(key_for)(raw, ip=client[0])
+            except KeyNotAllowedHere:
+                key = None
+            user = key.owner if key else AnonymousUser()
+            scope = dict(scope, user=user, api_key=key, auth_method="key")
         return await self.inner(scope, receive, send)
 
 

@@ -31,3 +31,11 @@ class Conflict(AppError):
 class TooLarge(AppError):
     status = 413
     code = "too_large"
+
+
+def one_or_not_found(queryset, object_id: str, missing: str):
+    """The object or NotFound: someone else's object gets the same 404 as one that does not exist."""
+    found = queryset.filter(pk=object_id).first()
+    if found is None:
+        raise NotFound(missing)
+    return found

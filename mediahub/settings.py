@@ -191,7 +191,8 @@ REST_FRAMEWORK = {
         "keys.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "keys.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["mediahub.throttling.TokenBucketThrottle"],
     "DEFAULT_PAGINATION_CLASS": "mediahub.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "mediahub.api.errors.exception_handler",
@@ -233,6 +234,17 @@ MEDIAHUB_JOB_LEASE_SECONDS = env_int("MEDIAHUB_JOB_LEASE_SECONDS", 30)
 MEDIAHUB_PROGRESS_INTERVAL = 0.5
 # A job still queued this long is handed to the broker again (a broker restarted without persistence loses tasks).
 MEDIAHUB_REQUEUE_AFTER_SECONDS = env_int("MEDIAHUB_REQUEUE_AFTER_SECONDS", 600)
+# API rate limits: scope → (requests per minute, burst), per key (or user, or address).
+MEDIAHUB_RATE_LIMITS = {
+    "public": (env_int("MEDIAHUB_RATE_PER_MINUTE", 60), env_int("MEDIAHUB_RATE_BURST", 10)),
+    "internal": (env_int("MEDIAHUB_INTERNAL_RATE_PER_MINUTE", 1000), env_int("MEDIAHUB_INTERNAL_RATE_BURST", 100)),
+}
+MEDIAHUB_MAX_WEBSOCKETS_PER_USER = env_int("MEDIAHUB_MAX_WEBSOCKETS_PER_USER", 10)
+# A rotated key's old secret keeps working this long, so clients can switch without downtime.
+MEDIAHUB_KEY_ROTATION_GRACE_HOURS = env_int("MEDIAHUB_KEY_ROTATION_GRACE_HOURS", 24)
+# Quotas, checked before any work starts (0 = no limit).
+MEDIAHUB_STORAGE_QUOTA_MB = env_int("MEDIAHUB_STORAGE_QUOTA_MB", 0)
+MEDIAHUB_MAX_ACTIVE_JOBS_PER_USER = env_int("MEDIAHUB_MAX_ACTIVE_JOBS_PER_USER", 2000)
 # Fairness: no user runs more jobs at once than this, however many they queued.
 MEDIAHUB_MAX_RUNNING_JOBS_PER_USER = env_int("MEDIAHUB_MAX_RUNNING_JOBS_PER_USER", 2)
 MEDIAHUB_MAX_BATCH_JOBS = 1000

@@ -3,16 +3,23 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from jobs.api_internal import QueueView
 from mediahub.api.health import HealthView
 from mediahub.metrics import metrics
 
 api_v1 = [
     path("health", HealthView.as_view(), name="health"),
     path("", include("jobs.api_urls")),
+    path("", include("keys.api_urls")),
+]
+
+internal_v1 = [
+    path("queue", QueueView.as_view(), name="queue"),
 ]
 
 urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
+    path("internal/v1/", include((internal_v1, "internal"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -18,6 +18,8 @@ def _isolated_storage(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIAHUB_WORK_DIR = tmp_path / "work"
+    # Tests fire requests faster than any client; the rate-limit tests set their own limits.
+    settings.MEDIAHUB_RATE_LIMITS = {"public": (10**6, 10**6), "internal": (10**6, 10**6)}
     previous, Conf.SYNC = Conf.SYNC, True
     yield
     Conf.SYNC = previous
@@ -77,7 +79,7 @@ def receiver(settings):
 
 def _persona(username: str):
     user = get_user_model().objects.create_user(username=username, password=f"{username}-password")
-    key, raw = apikey_create(owner=user, name="tests")
+    key, raw = apikey_create(owner=user, name="tests", scopes=["read", "write", "generate", "admin"])
     return user, raw
 
 

@@ -74,12 +74,16 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
         status=WebhookDelivery.Status.FAILED,
         attempts=1,
     )
+    credential = alice_api.post("/api/v1/provider-keys", {"provider": "runway", "secret": "rw_secret_1234"})
+    assert credential.status_code == 201, credential.content
     return {
         "asset": asset["id"],
         "job": job["id"],
         "batch": batch.json()["id"],
         "endpoint": endpoint.json()["id"],
         "delivery": delivery.id,
+        "key": alice[0].api_keys.get().id,
+        "credential": credential.json()["id"],
     }
 
 
@@ -91,6 +95,8 @@ def id_for(alice_objects) -> dict[str, str]:
         "batch_id": alice_objects["batch"],
         "endpoint_id": alice_objects["endpoint"],
         "delivery_id": alice_objects["delivery"],
+        "key_id": alice_objects["key"],
+        "credential_id": alice_objects["credential"],
         "member": "index.m3u8",
     }
 
@@ -101,6 +107,8 @@ BOGUS_IDS = {
     "batch_id": "bat_00000000000000000000",
     "endpoint_id": "whk_00000000000000000000",
     "delivery_id": "whd_00000000000000000000",
+    "key_id": "key_00000000000000000000",
+    "credential_id": "pk_00000000000000000000",
     "member": "index.m3u8",
 }
 

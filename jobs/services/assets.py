@@ -15,6 +15,7 @@ from jobs.ffmpeg.errors import MediaError
 from jobs.ffmpeg.probe import MediaInfo, describe, probe_file, run_ffprobe
 from jobs.models import Asset, Job
 from jobs.models.assets import asset_upload_to
+from jobs.quotas import check_storage
 from jobs.selectors import assets_for
 from mediahub.errors import Conflict, InvalidInput
 from mediahub.idempotency import fingerprint, replay
@@ -191,6 +192,7 @@ def asset_upload(*, owner, path: Path, name: str, idempotency_key: str = "") -> 
     earlier = replay(assets_for(owner), idempotency_key, request)
     if earlier is not None:
         return earlier, False
+    check_storage(owner, path.stat().st_size)
     return _create_once(
         owner=owner, idempotency_key=idempotency_key, request=request, path=path, name=name, sha256=sha256
     )
@@ -202,9 +204,11 @@ def asset_import_url(*, owner, url: str, idempotency_key: str = "") -> tuple[Ass
     earlier = replay(assets_for(owner), idempotency_key, request)
     if earlier is not None:
         return earlier, False
+    check_storage(owner)
     settings.MEDIAHUB_WORK_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.MEDIAHUB_WORK_DIR) as tmp:
         download = fetch_to_file(url, Path(tmp) / "download", max_bytes=settings.MEDIAHUB_MAX_UPLOAD_BYTES)
+        check_storage(owner, download.size)
         return _create_once(
             owner=owner,
             idempotency_key=idempotency_key,

@@ -18,6 +18,7 @@ from jobs.models import Asset, Job, JobInput
 from jobs.operations import get_operation
 from jobs.operations.base import FieldError, OutputFolder
 from jobs.queue import enqueue_next
+from jobs.quotas import check_active_jobs, check_storage
 from jobs.realtime import JobEvents
 from jobs.selectors import assets_for
 from jobs.services.assets import asset_create, asset_create_folder, asset_files_delete
@@ -111,6 +112,8 @@ def job_validate(
 
 def jobs_create(*, owner, specs: list[JobSpec], batch=None, idempotency_key: str = "", fingerprint_: str = ""):
     """Create the jobs of `specs` in the caller's transaction and hand them to the workers on commit."""
+    check_active_jobs(owner, len(specs))
+    check_storage(owner)
     asset_ids = {asset.id for spec in specs for asset in (*spec.inputs, *spec.param_assets.values())}
     # Lock the inputs: asset_delete checks for active jobs under the same lock.
     list(Asset.objects.select_for_update().filter(id__in=asset_ids).values_list("id"))
