@@ -12,7 +12,7 @@ from django.utils import timezone
 from keys.audit import Actor, audit_record
 from keys.models import SCOPES, STAFF_SCOPES, ApiKey, ProviderCredential, default_scopes, hash_secret
 from keys.provider_checks import check_credential
-from mediahub.crypto import encrypt
+from mediahub.crypto import encrypt, rotate
 from mediahub.errors import Conflict, InvalidInput
 
 # Provider → the parts of its credential. Kling signs JWTs with an access key and a secret key.
@@ -148,3 +148,19 @@ def provider_credential_validate(*, credential: ProviderCredential, by: Actor | 
     credential.save(update_fields=["status", "status_message", "last_validated_at"])
     audit_record(by or Actor(credential.owner), "provider_key.validate", credential.id, status=result.status)
     return credential
+
+
+@transaction.atomic
+def secrets_reencrypt() -> dict[str, int]:
+    """Re-encrypt every secret at rest with the newest key (MultiFernet.rotate); nothing is ever decrypted to
+    a log or a file on the way."""
+    from jobs.models import WebhookEndpoint, WebhookSecret
+
+    counts = {}
+    for model in (ProviderCredential, WebhookEndpoint, WebhookSecret):
+        rows = model.objects.select_for_update().exclude(secret_encrypted="")
+        for row in rows:
+            row.secret_encrypted = rotate(row.secret_encrypted)
+            row.save(update_fields=["secret_encrypted"])
+        counts[model._meta.verbose_name_plural] = len(rows)
+    return counts

@@ -40,3 +40,11 @@ def decrypt(token: str) -> str:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         raise DecryptionFailed("A stored secret cannot be decrypted with MEDIAHUB_ENCRYPTION_KEYS.") from None
+
+
+def rotate(token: str) -> str:
+    """The same secret encrypted with the newest key."""
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise DecryptionFailed("A stored secret cannot be decrypted with MEDIAHUB_ENCRYPTION_KEYS.") from None
