@@ -4,6 +4,7 @@ from jobs.models import Asset, Batch, Job, JobInput, WebhookDelivery, WebhookEnd
 from jobs.selectors import batch_summary
 from jobs.services.jobs import job_cancel, job_retry
 from jobs.services.webhooks import delivery_redeliver
+from keys.audit import Actor, audit_record
 from mediahub.errors import AppError
 
 
@@ -23,13 +24,14 @@ class JobInputInline(admin.TabularInline):
     can_delete = False
 
 
-def _apply(modeladmin, request, queryset, action, done_message: str):
-    """Run a service on each selected object; refusals (AppError) are reported, not fatal."""
-    done = 0
+def _apply(modeladmin, request, queryset, action, done_message: str, audit_action: str):
+    """Run a service on each selected object and audit it; refusals (AppError) are reported, not fatal."""
+    done, by = 0, Actor.of(request)
     for obj in queryset:
         try:
             action(obj)
             done += 1
+            audit_record(by, audit_action, obj.pk)
         except AppError as exc:
             modeladmin.message_user(request, f"{obj.pk}: {exc.message}", messages.WARNING)
     modeladmin.message_user(request, done_message.format(done))
@@ -37,12 +39,12 @@ def _apply(modeladmin, request, queryset, action, done_message: str):
 
 @admin.action(description="Cancel selected jobs")
 def cancel_jobs(modeladmin, request, queryset):
-    _apply(modeladmin, request, queryset, lambda job: job_cancel(job=job), "Cancelled {} job(s).")
+    _apply(modeladmin, request, queryset, lambda job: job_cancel(job=job), "Cancelled {} job(s).", "admin.job.cancel")
 
 
 @admin.action(description="Retry selected jobs")
 def retry_jobs(modeladmin, request, queryset):
-    _apply(modeladmin, request, queryset, lambda job: job_retry(job=job), "Re-queued {} job(s).")
+    _apply(modeladmin, request, queryset, lambda job: job_retry(job=job), "Re-queued {} job(s).", "admin.job.retry")
 
 
 @admin.register(Job)
@@ -90,7 +92,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 @admin.action(description="Redeliver selected deliveries")
 def redeliver(modeladmin, request, queryset):
-    _apply(modeladmin, request, queryset, lambda delivery: delivery_redeliver(delivery=delivery), "Re-sending {}.")
+    _apply(
+        modeladmin,
+        request,
+        queryset,
+        lambda delivery: delivery_redeliver(delivery=delivery),
+        "Re-sending {}.",
+        "admin.delivery.redeliver",
+    )
 
 
 @admin.register(WebhookDelivery)

@@ -84,3 +84,12 @@ def test_batch_admin_lists_the_aggregate(staff_client, alice_api, queued_job, dj
 
     assert batch["id"] in page
     assert "queued · 0% of 2" in page
+
+
+def test_admin_actions_are_audited(staff_client, queued_job):
+    from keys.models import AuditEvent
+
+    staff_client.post("/admin/jobs/job/", {"action": "cancel_jobs", "_selected_action": [queued_job.id]})
+
+    event = AuditEvent.objects.get(action="admin.job.cancel")
+    assert (event.target, event.actor.username, event.ip) == (queued_job.id, "root", "127.0.0.1")
