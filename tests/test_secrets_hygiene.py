@@ -4,6 +4,7 @@ list endpoints or admin pages."""
 import logging
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -53,12 +54,12 @@ def test_no_secret_is_ever_logged_or_shown_again(
             alice_api.get("/api/v1/webhooks"),
             alice_api.get(f"/api/v1/jobs/{job['id']}/deliveries"),
             staff_browser.get("/admin/keys/apikey/"),
-            staff_browser.get(f"/admin/keys/apikey/{key['id']}/change/"),
+            staff_browser.get(f"/admin/keys/apikey/{quote(key['id'])}/change/"),
             staff_browser.get("/admin/keys/providercredential/"),
-            staff_browser.get(f"/admin/keys/providercredential/{credential['id']}/change/"),
+            staff_browser.get(f"/admin/keys/providercredential/{quote(credential['id'])}/change/"),
             staff_browser.get("/admin/keys/auditevent/"),
             staff_browser.get("/admin/jobs/webhookendpoint/"),
-            staff_browser.get(f"/admin/jobs/webhookendpoint/{endpoint['id']}/change/"),
+            staff_browser.get(f"/admin/jobs/webhookendpoint/{quote(endpoint['id'])}/change/"),
             staff_browser.get("/admin/jobs/webhookdelivery/"),
         ]
     finally:

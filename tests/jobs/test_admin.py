@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 
 from jobs.models import Job, WebhookDelivery
@@ -43,7 +44,7 @@ def test_cancel_and_retry_actions_change_the_jobs(staff_client, queued_job, djan
 def test_the_api_key_admin_shows_the_prefix_but_never_the_hash(staff_client, alice):
     user, raw_key = alice
     key = user.api_keys.get()
-    page = staff_client.get(f"/admin/keys/apikey/{key.id}/change/").content.decode()
+    page = staff_client.get(f"/admin/keys/apikey/{quote(key.id)}/change/").content.decode()
     assert key.prefix in page
     assert key.secret_hash not in page and raw_key not in page
 
@@ -51,7 +52,7 @@ def test_the_api_key_admin_shows_the_prefix_but_never_the_hash(staff_client, ali
 def test_webhook_admin_masks_the_secret_and_redelivers(staff_client, alice_api, settings, queued_job):
     settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
     created = alice_api.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook"}, format="json").json()
-    endpoint_page = staff_client.get(f"/admin/jobs/webhookendpoint/{created['id']}/change/").content.decode()
+    endpoint_page = staff_client.get(f"/admin/jobs/webhookendpoint/{quote(created['id'])}/change/").content.decode()
     assert f"whsec_…{created['secret'][-4:]}" in endpoint_page
     assert created["secret"] not in endpoint_page
     delivery = WebhookDelivery.objects.create(
