@@ -117,7 +117,8 @@ def file_response(request, path: str, content_type: str, name: str, *, inline: b
         return response
     start, end = span or (0, size - 1)
     length = end - start + 1 if size else 0
-    chunks = _async_chunks if isinstance(request, ASGIRequest) else _sync_chunks
+    django_request = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    chunks = _async_chunks if isinstance(django_request, ASGIRequest) else _sync_chunks
     response = StreamingHttpResponse(
         chunks(path, start, length), status=206 if span else 200, content_type=content_type
     )

@@ -49,6 +49,10 @@ def address_allowed(address: str) -> bool:
         ip = ip.ipv4_mapped
     if any(ip in network for network in _allowlist()):
         return True
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.sixtofour or ip.is_site_local):
+        # 6to4 (2002::/16, embeds an IPv4 address: 2002:a9fe:a9fe:: is 169.254.169.254) and site-local
+        # (fec0::/10) count as global before Python 3.11.10 / 3.12.4; refused whatever the Python.
+        return False
     return ip.is_global and not (ip.is_multicast or ip.is_reserved)
 
 

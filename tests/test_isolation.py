@@ -1,17 +1,23 @@
 """One user never sees or touches another's objects (404, never 403), and anonymous callers get 401.
 
-The API endpoints are found by walking the URLconf, so a new endpoint under /api/v1/ is covered without
-editing this file; one with a URL parameter this file does not know fails until it is added to `id_for`.
+The API endpoints, the dashboard pages and the admin are found by walking the URLconf, so a new endpoint or page
+is covered without editing this file; one with a URL parameter this file does not know fails until it is added to
+`id_for`. WebSockets, Server-Sent Events and downloads through the ASGI application: tests/test_isolation_realtime.py.
 """
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
 from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
+from keys.models import ApiKey, ProviderCredential
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 PUBLIC_ROUTES = {"api/v1/health"}
@@ -53,7 +59,7 @@ def fill(route: str, ids: dict[str, str]) -> str:
 @pytest.fixture
 def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
     """Alice's asset, a queued job and a batch on it (never enqueued: on-commit callbacks are not run here), a
-    webhook endpoint and a delivery to it."""
+    webhook endpoint with a delivery of the job's event to it, her API key and a provider key."""
     settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
     asset = upload(alice_api, clip_path)
     body = {"operation": "transcode", "input": asset["id"]}
@@ -67,6 +73,7 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
     delivery = WebhookDelivery.objects.create(
         owner=alice[0],
         endpoint_id=endpoint.json()["id"],
+        job_id=job["id"],  # so the job page's redeliver URL names a real delivery of that job
         url="http://127.0.0.1:9/hook",
         event_id="evt_isolation",
         event_type="job.succeeded",
@@ -98,6 +105,7 @@ def id_for(alice_objects) -> dict[str, str]:
         "key_id": alice_objects["key"],
         "credential_id": alice_objects["credential"],
         "member": "index.m3u8",
+        "action": "cancel",
     }
 
 
@@ -110,6 +118,7 @@ BOGUS_IDS = {
     "key_id": "key_00000000000000000000",
     "credential_id": "pk_00000000000000000000",
     "member": "index.m3u8",
+    "action": "cancel",
 }
 
 
@@ -292,3 +301,212 @@ def test_dashboard_redirects_anonymous_users_to_login(client, id_for, method, pa
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
     assert Job.objects.get(id=id_for["job_id"]).status == Job.Status.QUEUED
+
+
+# --- every page, found by walking the URLconf ---------------------------------------------------------------
+
+API_PREFIXES = ("api/v1/", "internal/")  # DRF: anonymous callers get 401, not a login page
+NOT_PAGES = ("admin/", "accounts/login/", "accounts/logout/", "static/")  # the admin is walked below
+# Reachable without logging in, on purpose; a new public page must be added here deliberately.
+PUBLIC_PAGES = {
+    "api/schema/": "the OpenAPI document",
+    "api/docs/": "Swagger UI over the schema",
+    "api/redoc/": "ReDoc over the schema",
+    "metrics": "aggregate counts, served to MEDIAHUB_METRICS_ALLOWLIST networks only",
+}
+ALL_ROUTES = sorted({route for route, _ in _walk(get_resolver().url_patterns)})
+
+
+def page_routes() -> list[str]:
+    routes = []
+    for route, entry in _walk(get_resolver().url_patterns):
+        if route.startswith(API_PREFIXES + NOT_PAGES) or route in PUBLIC_PAGES:
+            continue
+        assert isinstance(entry.pattern, RoutePattern), f"{route}: regex routes are not walked by this test"
+        routes.append(route)
+    return sorted(set(routes))
+
+
+PAGE_ROUTES = page_routes()
+OBJECT_PAGES = [route for route in PAGE_ROUTES if _PARAM.search(route)]
+INTERNAL_ROUTES = [route for route in ALL_ROUTES if route.startswith("internal/")]
+
+
+def assert_alices_objects_untouched(ids: dict[str, str]) -> None:
+    assert Asset.objects.filter(id=ids["asset_id"]).exists()
+    job = Job.objects.get(id=ids["job_id"])
+    assert (job.status, job.attempts) == (Job.Status.QUEUED, 0)
+    assert Batch.objects.get(id=ids["batch_id"]).jobs.get().status == Job.Status.QUEUED
+    assert WebhookEndpoint.objects.filter(id=ids["endpoint_id"]).exists()
+    delivery = WebhookDelivery.objects.get(id=ids["delivery_id"])
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.FAILED, 1)
+    assert ApiKey.objects.get(id=ids["key_id"]).is_active
+    credential = ProviderCredential.objects.get(id=ids["credential_id"])
+    assert credential.status == ProviderCredential.Status.ACTIVE and credential.secret_encrypted
+
+
+def assert_redirected_to(response, login: str, path: str) -> None:
+    assert response.status_code == 302, (path, response.status_code)
+    location = urlsplit(response["Location"])
+    assert location.path == login, (path, response["Location"])
+    assert parse_qs(location.query)["next"] == [path], (path, response["Location"])
+
+
+def test_the_page_walk_finds_the_dashboard():
+    for route in ["", "jobs/<str:job_id>/", "jobs/<str:job_id>/<str:action>"]:
+        assert route in PAGE_ROUTES
+    for route in PUBLIC_PAGES:
+        assert route in ALL_ROUTES, f"{route} is no longer routed: drop it from PUBLIC_PAGES"
+
+
+@pytest.mark.parametrize("route", PAGE_ROUTES)
+def test_anonymous_is_sent_to_login_from_every_page(route, client, id_for):
+    path = fill(route, id_for)
+    statuses = {}
+    for method in METHODS:
+        response = getattr(client, method)(path)
+        statuses[method] = response.status_code
+        # 405: a method the page never takes, refused before anything is looked up.
+        assert response.status_code in (302, 405), (method, path, response.status_code)
+        if response.status_code == 302:
+            assert_redirected_to(response, "/accounts/login/", path)
+    assert 302 in statuses.values(), statuses
+    assert_alices_objects_untouched(id_for)
+
+
+@pytest.mark.parametrize("route", OBJECT_PAGES)
+def test_other_user_gets_404_on_every_object_page(route, bob_browser, id_for):
+    path, unknown_path = fill(route, id_for), fill(route, BOGUS_IDS)
+    statuses = {}
+    for method in METHODS:
+        response = getattr(bob_browser, method)(path)
+        statuses[method] = response.status_code
+        assert response.status_code in (404, 405), (method, path, response.status_code)
+        if response.status_code == 404:
+            # The same page as for ids that do not exist: a 404 must not reveal that the object exists.
+            unknown = getattr(bob_browser, method)(unknown_path)
+            assert unknown.status_code == 404
+            assert response.content.replace(path.encode(), b"") == unknown.content.replace(unknown_path.encode(), b"")
+    assert 404 in statuses.values(), statuses
+    assert_alices_objects_untouched(id_for)
+
+
+@pytest.mark.parametrize("route", OBJECT_PAGES)
+def test_owner_reaches_every_object_page(route, alice, id_for, monkeypatch):
+    """The control for the 404s above: with the same ids, the owner is not told 404."""
+    monkeypatch.setattr("keys.provider_checks._CHECKS", {})  # a validate page must not ask a real provider
+    client = Client()
+    client.force_login(alice[0])
+    path = fill(route, id_for)
+
+    response = client.get(path)
+    if response.status_code == 405:
+        response = client.post(path)
+
+    assert response.status_code in (200, 302), (path, response.status_code)
+    if response.status_code == 302:
+        assert not response["Location"].startswith("/accounts/login/")
+
+
+def test_a_page_mixing_own_and_other_users_ids_is_404(bob, bob_browser, id_for):
+    """Bob's own job with Alice's delivery: each id is checked against its own owner."""
+    own_job = Job.objects.create(owner=bob[0], operation="transcode", params={"format": "mp4"})
+
+    response = bob_browser.post(f"/jobs/{own_job.id}/deliveries/{id_for['delivery_id']}/redeliver")
+
+    assert response.status_code == 404
+    assert_alices_objects_untouched(id_for)
+
+
+@pytest.mark.parametrize("route", sorted(PUBLIC_PAGES))
+def test_public_pages_show_no_users_objects(route, client, alice_objects):
+    response = client.get("/" + route)
+    assert response.status_code == 200, (route, response.status_code)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    for object_id in alice_objects.values():
+        assert str(object_id).encode() not in body
+
+
+def test_metrics_are_not_public_outside_the_allowed_networks(client, db):
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+
+
+@pytest.mark.parametrize("route", INTERNAL_ROUTES)
+def test_anonymous_gets_401_on_every_internal_endpoint(route, anon_api, id_for):
+    path = fill(route, id_for)
+    statuses = {}
+    for method in METHODS:
+        response = getattr(anon_api, method)(path)
+        statuses[method] = response.status_code
+        assert response.status_code in (401, 405), (method, path, response.status_code)
+    assert 401 in statuses.values(), statuses
+
+
+# --- the admin ------------------------------------------------------------------------------------------------
+
+ADMIN_PUBLIC = {"admin/login/", "admin/logout/"}
+# Real objects for the admin's <object_id>, by model: a non-staff POST to a delete page must not delete them.
+ADMIN_OBJECTS = {
+    "jobs/asset": "asset_id",
+    "jobs/job": "job_id",
+    "jobs/batch": "batch_id",
+    "jobs/webhookendpoint": "endpoint_id",
+    "jobs/webhookdelivery": "delivery_id",
+    "keys/apikey": "key_id",
+    "keys/providercredential": "credential_id",
+}
+_ADMIN_MODEL = re.compile(r"^admin/(?P<model>[^/<]+/[^/<]+)/<")
+
+
+def admin_paths(ids: dict[str, str], user_id: int) -> list[str]:
+    """One concrete path for every admin URL (each app's index for the app-list regex, a missing page for the
+    catch-all), with Alice's objects where the model has one."""
+    labels = sorted({model._meta.app_label for model in admin.site._registry})
+    paths = []
+    for route, entry in _walk(get_resolver().url_patterns):
+        if not route.startswith("admin/") or route in ADMIN_PUBLIC:
+            continue
+        if not isinstance(entry.pattern, RoutePattern):
+            groups = set(entry.pattern.regex.groupindex)
+            assert groups in ({"app_label"}, {"url"}), f"{route}: give this admin regex a path in admin_paths"
+            paths += [f"/admin/{label}/" for label in labels] if groups == {"app_label"} else ["/admin/no-such-page/"]
+            continue
+        model = _ADMIN_MODEL.match(route)
+        object_id = ids[ADMIN_OBJECTS[model["model"]]] if model and model["model"] in ADMIN_OBJECTS else "1"
+        values = {"object_id": object_id, "content_type_id": "1", "id": str(user_id)}
+        paths.append(fill(route, {**ids, **values}))
+    return paths
+
+
+@pytest.mark.parametrize("who", ["anonymous", "non-staff user"])
+def test_the_admin_sends_everyone_but_staff_to_its_login(who, bob, alice, id_for):
+    client = Client()
+    if who != "anonymous":
+        client.force_login(bob[0])
+    paths = admin_paths(id_for, alice[0].id)
+    assert "/admin/" in paths and f"/admin/jobs/job/{id_for['job_id']}/delete/" in paths
+
+    for path in paths:
+        assert_redirected_to(client.get(path), "/admin/login/", path)
+        assert_redirected_to(client.post(path, {"post": "yes", "action": "delete_selected"}), "/admin/login/", path)
+    assert_alices_objects_untouched(id_for)
+    assert get_user_model().objects.filter(id=alice[0].id, is_active=True).exists()
+
+
+def test_a_non_staff_user_cannot_log_in_to_the_admin(bob):
+    client = Client()
+
+    response = client.post("/admin/login/", {"username": "bob", "password": "bob-password", "next": "/admin/"})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert "_auth_user_id" not in client.session
+    assert_redirected_to(client.get("/admin/"), "/admin/login/", "/admin/")
+
+
+def test_staff_reach_the_admin(db, id_for):
+    """The control for the redirects above."""
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="root-password"))
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get(f"/admin/jobs/job/{quote(id_for['job_id'])}/change/").status_code == 200

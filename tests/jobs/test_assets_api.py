@@ -393,3 +393,24 @@ def test_idempotency_keys_of_one_user_do_not_touch_another(alice_api, bob_api, c
     theirs = _post_file(bob_api, clip_path, "shared-key")
     assert theirs.status_code == 201
     assert theirs.json()["id"] != mine["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_downloads_stream_asynchronously_under_asgi(alice, clip_path):
+    """Under daphne the bytes come from an async iterator, so the server never buffers a whole file."""
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    from jobs.services.assets import asset_upload
+
+    copy = clip_path.parent / "async-copy.mp4"
+    copy.write_bytes(clip_path.read_bytes())
+    asset, _ = await sync_to_async(asset_upload)(owner=alice[0], path=copy, name="clip.mp4")
+    response = await AsyncClient().get(
+        f"/api/v1/assets/{asset.id}/content", headers={"Authorization": f"Token {alice[1]}"}
+    )
+
+    assert response.status_code == 200
+    assert response.is_async
+    body = b"".join([chunk async for chunk in response.streaming_content])
+    assert body == clip_path.read_bytes()
