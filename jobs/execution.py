@@ -17,6 +17,9 @@ from jobs.ffmpeg.runner import run_ffmpeg
 from jobs.models import Asset, Job
 from jobs.realtime import JobEvents
 
+# Frames the progress time may trail an output's end by: the last frame's own duration plus x264's B-frame delay.
+REORDER_FRAMES = 4
+
 
 class JobContext:
     def __init__(self, job: Job, workdir: Path):
@@ -128,8 +131,12 @@ class JobContext:
             interval=settings.MEDIAHUB_PROGRESS_INTERVAL,
             capture=capture,
         )
-        # A truncated input can probe as complete and still make FFmpeg stop early with exit code 0.
-        if duration and progress.out_seconds < duration - max(0.5, 0.05 * duration):
+        # A truncated input can probe as complete and still make FFmpeg stop early with exit code 0. FFmpeg's
+        # progress time is the last packet's decode time: it ends a frame and the encoder's reorder delay early,
+        # seconds at a slideshow's frame rate, so a few frames of the slowest input are allowed on top.
+        rates = [asset.fps for asset in self.inputs if asset.fps]
+        slack = max(0.5, 0.05 * (duration or 0), REORDER_FRAMES / min(rates) if rates else 0)
+        if duration and progress.out_seconds < duration - slack:
             raise MediaError(
                 "input_truncated",
                 f"The input ended after {progress.out_seconds:.2f} s of the {duration:.2f} s it declares.",

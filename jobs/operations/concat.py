@@ -1,5 +1,6 @@
 """concat: join 2–100 videos (or 2–100 audio files) end to end, by stream copy when they match, else re-encoded."""
 
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,7 @@ SAMPLE_RATE = 48000
 VIDEO_KEYS = ("codec_name", "profile", "width", "height", "pix_fmt", "time_base", "r_frame_rate")
 AUDIO_KEYS = ("codec_name", "profile", "sample_rate", "channels", "channel_layout")
 MAX_LISTED_DIFFERENCES = 10
+_SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")  # what the concat demuxer's safe mode accepts in a name
 # Silence for the segments of inputs without audio; the concat filter pads each segment's audio with silence
 # to the length of its video (all but the last: `apad` does that one).
 SILENCE = f"anullsrc=r={SAMPLE_RATE}:cl=stereo:d=0.1"
@@ -82,12 +84,20 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def concat_list(paths: list[Path], formats: str) -> str:
-    """An ffconcat script of our own local paths. Each file gets the plain-media demuxer allow-list of its own,
-    so a file can never be read as another concat script, whatever the list itself was allowed."""
+def concat_list(paths: list[Path], formats: str | None = None) -> str:
+    """An ffconcat script of our own local paths.
+
+    Concat's copy mode lists relative part links and reads the list with `-safe 1`, which refuses absolute
+    paths, `..`, protocols and `option` lines alike. With `formats` (a `-safe 0` list only), each file also gets
+    a demuxer allow-list of its own. In safe mode the files inherit the list's allow-list instead (plain media
+    plus concat); a file that FFmpeg would detect as a concat script is one ffprobe refused at upload (detection
+    ignores allow-lists), so it is a data asset that no job takes, and a nested list could name only files
+    beside the links anyway."""
     lines = ["ffconcat version 1.0"]
     for path in paths:
-        lines += [f"file {quote(str(path))}", f"option format_whitelist {formats}"]
+        lines.append(f"file {quote(str(path))}")
+        if formats is not None:
+            lines.append(f"option format_whitelist {formats}")
     return "\n".join(lines) + "\n"
 
 
@@ -148,6 +158,19 @@ def occurrence_paths(ctx) -> list[Path]:
     return paths
 
 
+def part_links(ctx) -> list[Path]:
+    """A link per input position in the work dir, beside the list (`part-000.mp4`, …): the list names these
+    relative names only, which the concat demuxer's `safe` mode accepts (no absolute paths, no `..`, no
+    protocols), so it can be told to refuse anything else."""
+    names: list[Path] = []
+    for position, asset in enumerate(ctx.inputs):
+        path = ctx.local_path(asset)
+        name = Path(f"part-{position:03d}{path.suffix.lower() if _SAFE_SUFFIX.match(path.suffix) else '.bin'}")
+        (ctx.workdir / name).symlink_to(path.absolute())
+        names.append(name)
+    return names
+
+
 class Concat(Operation):
     name = "concat"
     description = "Join 2–100 videos, or 2–100 audio files, end to end; stream copy when they all match."
@@ -189,13 +212,14 @@ class Concat(Operation):
 
     @staticmethod
     def copy(ctx, total: float | None) -> Path:
-        """The concat demuxer over a list we write; only it may read the list (`-f concat`, `-safe 0` for our
-        absolute paths), and only through the file protocol."""
+        """The concat demuxer over a list we write; only it may read the list (`-f concat`), only through the
+        file protocol, and with `-safe 1`: the list names only plain relative files beside it (part links)."""
         first = ctx.inputs[0]
         listing = ctx.workdir / "concat.ffconcat"
         options = ctx.input_options()
-        listing.write_text(concat_list([ctx.local_path(a) for a in ctx.inputs], options["format_whitelist"]))
-        stream = ffmpeg.input(str(listing), **(options | {"format_whitelist": "concat", "f": "concat", "safe": 0}))
+        listing.write_text(concat_list(part_links(ctx)))
+        formats = f"concat,{options['format_whitelist']}"  # the list, and (inherited) the files it names
+        stream = ffmpeg.input(str(listing), **(options | {"format_whitelist": formats, "f": "concat", "safe": 1}))
         ext = container_of(first)
         out_path = ctx.output_path(f"joined.{ext}")
         streams = [stream[str(s["index"])] for s in media_streams(first)]
