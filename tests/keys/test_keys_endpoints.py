@@ -165,3 +165,29 @@ def test_another_users_keys_are_invisible(alice_api, bob_api):
     assert bob_api.delete(f"/api/v1/keys/{created['id']}").status_code == 404
     assert bob_api.post(f"/api/v1/keys/{created['id']}/rotate").status_code == 404
     assert client_for(created["secret"]).get("/api/v1/jobs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "scopes, method, path, required, allowed",
+    [
+        (["generate"], "post", "/api/v1/generations", "generate", True),
+        (["read", "write"], "post", "/api/v1/generations", "generate", False),
+        (["read"], "get", "/api/v1/generations", {"GET": "read", "POST": "generate"}, True),
+        (["write"], "post", "/api/v1/generations", {"GET": "read", "POST": "generate"}, False),
+        (["internal", "write"], "post", "/internal/v1/clips", None, True),
+        (["write"], "post", "/internal/v1/clips", None, False),
+    ],
+)
+def test_a_view_can_name_the_scope_it_needs(alice, scopes, method, path, required, allowed):
+    """The hook generation and internal endpoints use: `required_scope` on the view, /internal/ by path."""
+    from types import SimpleNamespace
+
+    from rest_framework.test import APIRequestFactory
+
+    from keys.permissions import HasScope
+
+    request = getattr(APIRequestFactory(), method)(path)
+    request.auth = ApiKey(owner=alice[0], scopes=scopes)
+    view = SimpleNamespace(required_scope=required)
+
+    assert HasScope().has_permission(request, view) is allowed
