@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "mediahub",
     "keys",
     "jobs",
+    "compositions",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +255,10 @@ MEDIAHUB_PUBLIC_URL = env_str("MEDIAHUB_PUBLIC_URL", "")
 MEDIAHUB_WEBHOOK_TIMEOUT = env_int("MEDIAHUB_WEBHOOK_TIMEOUT", 10)
 # Seconds to wait before each retry of a failed webhook delivery (±20 % jitter): about a day in all.
 MEDIAHUB_WEBHOOK_RETRY_DELAYS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
+# Composition limits, checked when a spec is submitted.
+MEDIAHUB_COMPOSITION_MAX_CLIPS = env_int("MEDIAHUB_COMPOSITION_MAX_CLIPS", 100)
+MEDIAHUB_COMPOSITION_MAX_OVERLAYS = env_int("MEDIAHUB_COMPOSITION_MAX_OVERLAYS", 50)
+MEDIAHUB_COMPOSITION_MAX_SECONDS = env_int("MEDIAHUB_COMPOSITION_MAX_SECONDS", 3600)
 MEDIAHUB_WORK_DIR = Path(env_str("MEDIAHUB_WORK_DIR", str(DATA_DIR / "work")))
 
 # --- security --------------------------------------------------------------------------------------------

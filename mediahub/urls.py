@@ -11,6 +11,7 @@ api_v1 = [
     path("health", HealthView.as_view(), name="health"),
     path("", include("jobs.api_urls")),
     path("", include("keys.api_urls")),
+    path("", include("compositions.api_urls")),
 ]
 
 internal_v1 = [

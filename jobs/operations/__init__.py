@@ -1,5 +1,6 @@
 """The operation registry: names → operations; the catalog endpoint is generated from it."""
 
+from compositions.render import Render
 from jobs.operations.analyze import Analyze
 from jobs.operations.audio import Audio
 from jobs.operations.base import Operation
@@ -30,6 +31,7 @@ REGISTRY: dict[str, Operation] = {
         Filters(),
         Analyze(),
         Quality(),
+        Render(),
     )
 }
 

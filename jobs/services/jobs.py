@@ -39,7 +39,7 @@ def params_errors(error: PydanticError, prefix: str = "params") -> dict[str, lis
         cause = (item.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
             loc = (*loc, cause.field)
-        path = ".".join([prefix, *(str(part) for part in loc)])
+        path = ".".join([prefix, *(str(part) for part in loc)] if prefix else [str(part) for part in loc])
         message = item["msg"].removeprefix("Value error, ")
         fields.setdefault(path, []).append(message)
     return fields

@@ -1,0 +1,128 @@
+"""Compositions: validate a spec against the owner's assets, then render it as a job."""
+
+from django.db import IntegrityError, transaction
+from pydantic import ValidationError as PydanticError
+
+from compositions.models import Composition
+from compositions.render import clip_keys
+from compositions.spec import CompositionSpec, place_clips
+from jobs.models import Job
+from jobs.operations.base import FieldError
+from jobs.selectors import assets_for
+from jobs.services.events import job_finished
+from jobs.services.jobs import JobSpec, jobs_create, params_errors
+from mediahub.errors import Conflict, InvalidInput
+from mediahub.idempotency import fingerprint, replay
+
+# Where the spec names an asset → the kinds it accepts.
+AUDIO_KINDS = ("audio", "video")
+
+
+def _named_assets(spec: CompositionSpec) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(field path, asset id, accepted kinds) for every asset the spec names."""
+    named = []
+    for index, clip in enumerate(spec.clips):
+        if clip.asset:
+            named.append((f"clips.{index}.asset", clip.asset, ("video", "image")))
+        if clip.image:
+            named.append((f"clips.{index}.image", clip.image, ("image",)))
+    if spec.audio.music_asset:
+        named.append(("audio.music_asset", spec.audio.music_asset, AUDIO_KINDS))
+    if spec.audio.voiceover_asset:
+        named.append(("audio.voiceover_asset", spec.audio.voiceover_asset, AUDIO_KINDS))
+    for index, overlay in enumerate(spec.overlays):
+        if getattr(overlay, "asset", None):
+            named.append((f"overlays.{index}.asset", overlay.asset, ("image",)))
+    if spec.captions:
+        named.append(("captions.asset", spec.captions.asset, ("subtitle",)))
+    return named
+
+
+def composition_validate(*, owner, body: dict) -> tuple[CompositionSpec, list]:
+    """The spec checked in full: shape, the owner's assets and their kinds, and the timeline against the
+    durations of the sources we already have (URL sources are checked when the render fetches them)."""
+    try:
+        spec = CompositionSpec.model_validate(body)
+    except PydanticError as exc:
+        raise InvalidInput("Invalid composition.", fields=params_errors(exc, prefix="")) from None
+    named = _named_assets(spec)
+    found = assets_for(owner).in_bulk([asset_id for _, asset_id, _ in named])
+    errors: dict[str, list[str]] = {}
+    for path, asset_id, kinds in named:
+        asset = found.get(asset_id)
+        if asset is None:
+            errors[path] = [f"No asset {asset_id}."]
+        elif asset.kind not in kinds:
+            errors[path] = [f"{asset_id} is {asset.kind}; this needs {' or '.join(kinds)}."]
+        elif kinds == AUDIO_KINDS and not asset.has_audio:
+            errors[path] = [f"{asset_id} has no audio."]
+    if errors:
+        raise InvalidInput("The composition names unusable assets.", fields=errors)
+    durations = {}
+    for index, key in enumerate(clip_keys(spec)):
+        asset = found.get(key)
+        durations[index] = asset.duration if asset is not None and asset.kind != "image" else None
+    if not any(clip.video_url for clip in spec.clips):
+        try:
+            place_clips(spec, durations)
+        except FieldError as exc:
+            raise InvalidInput("The timeline does not work.", fields={exc.field: [str(exc)]}) from None
+    assets = list({asset_id: found[asset_id] for _, asset_id, _ in named}.values())
+    return spec, assets
+
+
+def _render_job(owner, spec: CompositionSpec, assets: list) -> Job:
+    params = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    (job,) = jobs_create(owner=owner, specs=[JobSpec(operation="render", params=params, inputs=assets)])
+    return job
+
+
+def composition_create(*, owner, body: dict, idempotency_key: str = "") -> tuple[Composition, bool]:
+    request = fingerprint(body=body)
+    earlier = replay(Composition.objects.filter(owner=owner), idempotency_key, request)
+    if earlier is not None:
+        return earlier, False
+    spec, assets = composition_validate(owner=owner, body=body)
+    try:
+        with transaction.atomic():
+            job = _render_job(owner, spec, assets)
+            composition = Composition.objects.create(
+                owner=owner,
+                title=spec.title,
+                spec=spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+                job=job,
+                idempotency_key=idempotency_key,
+                request_fingerprint=request,
+            )
+    except IntegrityError:
+        earlier = replay(Composition.objects.filter(owner=owner), idempotency_key, request)
+        if earlier is None:
+            raise
+        return earlier, False
+    return composition, True
+
+
+def composition_preview(*, composition: Composition) -> Composition:
+    """Render a fast 360p proxy of the same timeline as its own job."""
+    spec, assets = composition_validate(owner=composition.owner, body=composition.spec)
+    spec = spec.model_copy(update={"output": spec.output.model_copy(update={"preview": True, "poster": None})})
+    with transaction.atomic():
+        composition.preview_job = _render_job(composition.owner, spec, assets)
+        composition.save(update_fields=["preview_job"])
+    return composition
+
+
+def composition_delete(*, composition: Composition) -> None:
+    """Stop its renders, then delete it (its output assets stay until deleted themselves)."""
+    for job in (composition.job, composition.preview_job):
+        if job is not None and job.cancel():
+            job_finished(job)
+    composition.delete()
+
+
+def composition_cancel(*, composition: Composition) -> Composition:
+    job = composition.job
+    if job is None or not job.cancel():
+        raise Conflict("The render already finished.", code="job_finished")
+    job_finished(job)
+    return composition
