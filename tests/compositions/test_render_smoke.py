@@ -2,20 +2,12 @@
 
 import pytest
 
-from tests.media import make_clip, make_tone, probe, streams
+from tests.media import make_clip, probe, streams
 
 
 @pytest.fixture(scope="session")
 def four_second_clip(media_dir):
     return make_clip(media_dir / "four.mp4", seconds=4, size="320x240")
-
-
-def render(client, run_job, body):
-    from django.test.utils import CaptureQueriesContext  # noqa: F401
-
-    response = client.post("/api/v1/compositions", body, format="json")
-    assert response.status_code == 202, response.content
-    return response.json()
 
 
 def test_three_clips_with_transitions_last_eleven_seconds(
