@@ -83,6 +83,8 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
     )
     credential = alice_api.post("/api/v1/provider-keys", {"provider": "runway", "secret": "rw_secret_1234"})
     assert credential.status_code == 201, credential.content
+    composition = alice_api.post("/api/v1/compositions", {"clips": [{"asset": asset["id"]}]}, format="json")
+    assert composition.status_code == 202, composition.content
     return {
         "asset": asset["id"],
         "job": job["id"],
@@ -91,6 +93,7 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
         "delivery": delivery.id,
         "key": alice[0].api_keys.get().id,
         "credential": credential.json()["id"],
+        "composition": composition.json()["id"],
     }
 
 
@@ -104,6 +107,7 @@ def id_for(alice_objects) -> dict[str, str]:
         "delivery_id": alice_objects["delivery"],
         "key_id": alice_objects["key"],
         "credential_id": alice_objects["credential"],
+        "composition_id": alice_objects["composition"],
         "member": "index.m3u8",
         "action": "cancel",
     }
@@ -117,6 +121,7 @@ BOGUS_IDS = {
     "delivery_id": "whd_00000000000000000000",
     "key_id": "key_00000000000000000000",
     "credential_id": "pk_00000000000000000000",
+    "composition_id": "cmp_00000000000000000000",
     "member": "index.m3u8",
     "action": "cancel",
 }
