@@ -6,7 +6,7 @@ import ffmpeg
 from django.conf import settings
 
 from compositions.graph import Graph, Source
-from compositions.spec import CompositionSpec, ImageOverlay, place_clips
+from compositions.spec import CompositionSpec, named_assets, place_clips
 from jobs.ffmpeg.errors import MediaError
 from jobs.ffmpeg.probe import probe_file
 from jobs.operations.base import FieldError, Operation, Outcome, OutputFile
@@ -34,8 +34,17 @@ class Render(Operation):
     max_inputs = 500
     input_kinds = ALL_KINDS
 
-    def check_inputs(self, assets, params) -> dict[str, list[str]]:
-        return {}  # the compositions service checks each source's kind where the spec names it
+    def check_inputs(self, assets, spec: CompositionSpec) -> dict[str, list[str]]:
+        """Every asset the spec names must be one of the job's inputs, of a kind that place accepts."""
+        given = {asset.id: asset for asset in assets}
+        errors = {}
+        for path, asset_id, kinds in named_assets(spec):
+            asset = given.get(asset_id)
+            if asset is None:
+                errors[f"params.{path}"] = [f"{asset_id} is not among the job's inputs."]
+            elif asset.kind not in kinds:
+                errors[f"params.{path}"] = [f"{asset_id} is {asset.kind}; this needs {' or '.join(kinds)}."]
+        return errors
 
     def run(self, ctx, spec: CompositionSpec) -> Outcome:
         sources = {asset.id: self.asset_source(ctx, asset) for asset in ctx.inputs}
@@ -99,7 +108,3 @@ class Render(Operation):
         ctx.ffmpeg(convert.output(str(prepared), **{"c:s": "ass"}).get_args(), duration=None, stage="captions",
                    span=(0.0, 3.0))  # fmt: skip
         return prepared
-
-
-def image_overlay_assets(spec: CompositionSpec) -> list[str]:
-    return [overlay.asset for overlay in spec.overlays if isinstance(overlay, ImageOverlay)]

@@ -5,7 +5,7 @@ from pydantic import ValidationError as PydanticError
 
 from compositions.models import Composition
 from compositions.render import clip_keys
-from compositions.spec import CompositionSpec, place_clips
+from compositions.spec import AUDIO_KINDS, CompositionSpec, named_assets, place_clips
 from jobs.models import Job
 from jobs.operations.base import FieldError
 from jobs.selectors import assets_for
@@ -13,29 +13,6 @@ from jobs.services.events import job_finished
 from jobs.services.jobs import JobSpec, jobs_create, params_errors
 from mediahub.errors import Conflict, InvalidInput
 from mediahub.idempotency import fingerprint, replay
-
-# Where the spec names an asset → the kinds it accepts.
-AUDIO_KINDS = ("audio", "video")
-
-
-def _named_assets(spec: CompositionSpec) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(field path, asset id, accepted kinds) for every asset the spec names."""
-    named = []
-    for index, clip in enumerate(spec.clips):
-        if clip.asset:
-            named.append((f"clips.{index}.asset", clip.asset, ("video", "image")))
-        if clip.image:
-            named.append((f"clips.{index}.image", clip.image, ("image",)))
-    if spec.audio.music_asset:
-        named.append(("audio.music_asset", spec.audio.music_asset, AUDIO_KINDS))
-    if spec.audio.voiceover_asset:
-        named.append(("audio.voiceover_asset", spec.audio.voiceover_asset, AUDIO_KINDS))
-    for index, overlay in enumerate(spec.overlays):
-        if getattr(overlay, "asset", None):
-            named.append((f"overlays.{index}.asset", overlay.asset, ("image",)))
-    if spec.captions:
-        named.append(("captions.asset", spec.captions.asset, ("subtitle",)))
-    return named
 
 
 def composition_validate(*, owner, body: dict) -> tuple[CompositionSpec, list]:
@@ -45,7 +22,7 @@ def composition_validate(*, owner, body: dict) -> tuple[CompositionSpec, list]:
         spec = CompositionSpec.model_validate(body)
     except PydanticError as exc:
         raise InvalidInput("Invalid composition.", fields=params_errors(exc, prefix="")) from None
-    named = _named_assets(spec)
+    named = named_assets(spec)
     found = assets_for(owner).in_bulk([asset_id for _, asset_id, _ in named])
     errors: dict[str, list[str]] = {}
     for path, asset_id, kinds in named:

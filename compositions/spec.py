@@ -246,6 +246,30 @@ class CompositionSpec(Strict):
         return self
 
 
+# Where the spec names an asset → the kinds it accepts.
+AUDIO_KINDS = ("audio", "video")
+
+
+def named_assets(spec: CompositionSpec) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(field path, asset id, accepted kinds) for every asset the spec names."""
+    named = []
+    for index, clip in enumerate(spec.clips):
+        if clip.asset:
+            named.append((f"clips.{index}.asset", clip.asset, ("video", "image")))
+        if clip.image:
+            named.append((f"clips.{index}.image", clip.image, ("image",)))
+    if spec.audio.music_asset:
+        named.append(("audio.music_asset", spec.audio.music_asset, AUDIO_KINDS))
+    if spec.audio.voiceover_asset:
+        named.append(("audio.voiceover_asset", spec.audio.voiceover_asset, AUDIO_KINDS))
+    for index, overlay in enumerate(spec.overlays):
+        if getattr(overlay, "asset", None):
+            named.append((f"overlays.{index}.asset", overlay.asset, ("image",)))
+    if spec.captions:
+        named.append(("captions.asset", spec.captions.asset, ("subtitle",)))
+    return named
+
+
 @dataclass
 class Placement:
     """A clip resolved onto the output timeline."""
