@@ -52,9 +52,11 @@ class Graph:
         self.spec, self.sources, self.workdir = spec, sources, workdir
         self.preview = preview = spec.output.preview
         out = spec.output
-        self.width, self.height = (640, 360) if preview and out.size[0] >= out.size[1] else out.size
-        if preview and out.size[0] < out.size[1]:
-            self.width, self.height = 360, round(360 * out.size[1] / out.size[0] / 2) * 2
+        self.width, self.height = out.size
+        if preview:  # 360 on the short side, the output's aspect ratio kept (a square stays square)
+            wide, tall = out.size
+            long_side = round(360 * max(wide, tall) / min(wide, tall) / 2) * 2
+            self.width, self.height = (long_side, 360) if wide >= tall else (360, long_side)
         self.fps = out.fps
         self._inputs: dict[str, object] = {}
         self._uses: dict[tuple[str, str], int] = {}
@@ -91,14 +93,16 @@ class Graph:
     def lavfi(source: str):
         return ffmpeg.input(source, f="lavfi")
 
+    # Gaps and silences are whole lavfi graphs, no filters after them: ffmpeg-python merges identical filter
+    # nodes, so two equal gaps filtered here would be one node with two outputs (it refuses that graph), while
+    # equal inputs merge into one input whose stream FFmpeg may feed to several filters.
     def black(self, seconds: float):
         color = hex_color(self.spec.output.background)
-        video = self.lavfi(f"color=c={color}:s={self.width}x{self.height}:r={self.fps}:d={seconds:.6f}").video
-        return video.filter("format", "yuv420p"), self.silence(seconds)
+        source = f"color=c={color}:s={self.width}x{self.height}:r={self.fps}:d={seconds:.6f},format=yuv420p"
+        return self.lavfi(source).video, self.silence(seconds)
 
     def silence(self, seconds: float):
-        source = f"anullsrc=r={SAMPLE_RATE}:cl=stereo"
-        return self.lavfi(source).audio.filter("atrim", end=round(seconds, 6))
+        return self.lavfi(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end={round(seconds, 6)}").audio
 
     # --- clips -------------------------------------------------------------------------------------------
 
@@ -111,11 +115,12 @@ class Graph:
         contained = video.filter("scale", w, h, force_original_aspect_ratio="decrease", force_divisible_by=2)
         if mode == "contain":
             return contained.filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2", color=color)
-        background, foreground = video.split()  # contain-blur: the picture over a blurred, filled copy of itself
+        copies = video.split()  # contain-blur: the picture over a blurred, filled copy of itself
+        background, foreground = copies[0], copies[1]
         background = (
             background.filter("scale", w, h, force_original_aspect_ratio="increase")
             .filter("crop", w, h)
-            .filter("boxblur", "20:2")
+            .filter("boxblur", luma_radius=20, luma_power=2)
         )
         foreground = foreground.filter("scale", w, h, force_original_aspect_ratio="decrease", force_divisible_by=2)
         return ffmpeg.overlay(background, foreground, x="(W-w)/2", y="(H-h)/2")

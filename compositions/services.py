@@ -1,5 +1,7 @@
 """Compositions: validate a spec against the owner's assets, then render it as a job."""
 
+import re
+
 from django.db import IntegrityError, transaction
 from pydantic import ValidationError as PydanticError
 
@@ -15,13 +17,21 @@ from mediahub.errors import Conflict, InvalidInput
 from mediahub.idempotency import fingerprint, replay
 
 
+def _spec_paths(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Pydantic puts an overlay's type tag in its error paths (`overlays.0.text.end_time`): drop it."""
+    paths: dict[str, list[str]] = {}
+    for path, messages in fields.items():
+        paths.setdefault(re.sub(r"^(overlays\.\d+)\.(text|image)\.", r"\1.", path), []).extend(messages)
+    return paths
+
+
 def composition_validate(*, owner, body: dict) -> tuple[CompositionSpec, list]:
     """The spec checked in full: shape, the owner's assets and their kinds, and the timeline against the
     durations of the sources we already have (URL sources are checked when the render fetches them)."""
     try:
         spec = CompositionSpec.model_validate(body)
     except PydanticError as exc:
-        raise InvalidInput("Invalid composition.", fields=params_errors(exc, prefix="")) from None
+        raise InvalidInput("Invalid composition.", fields=_spec_paths(params_errors(exc, prefix=""))) from None
     named = named_assets(spec)
     found = assets_for(owner).in_bulk([asset_id for _, asset_id, _ in named])
     errors: dict[str, list[str]] = {}

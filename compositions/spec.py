@@ -302,6 +302,8 @@ def place_clips(spec: CompositionSpec, durations: dict[int, float | None]) -> li
         overlap = previous.clip.transition.duration if previous and previous.clip.transition else 0.0
         start = clip.start_time if clip.start_time is not None else (previous.end - overlap if previous else 0.0)
         source = durations.get(index)
+        if source is not None and clip.in_ >= source:
+            raise FieldError(f"{path}.in", f"clip {index} starts at {clip.in_:.2f} s; the source lasts {source:.2f} s")
         if clip.end_time is not None:
             length = clip.end_time - start
         elif clip.duration is not None:
@@ -316,9 +318,9 @@ def place_clips(spec: CompositionSpec, durations: dict[int, float | None]) -> li
             raise FieldError(f"{path}.end_time", "must be after start_time")
         if source is not None:
             needed = clip.in_ + length * clip.speed
-            if clip.in_ >= source or needed > source + 0.05:
+            if needed > source + 0.05:
                 raise FieldError(
-                    f"{path}.in" if clip.in_ >= source else f"{path}.end_time",
+                    f"{path}.end_time",
                     f"clip {index} needs its source up to {needed:.2f} s, but the source lasts {source:.2f} s",
                 )
         if previous is not None:

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from compositions.internal import ProcessClipsDetailView, ProcessClipsView
 from jobs.api_internal import QueueView
 from mediahub.api.health import HealthView
 from mediahub.metrics import metrics
@@ -16,6 +17,8 @@ api_v1 = [
 
 internal_v1 = [
     path("queue", QueueView.as_view(), name="queue"),
+    path("process-clips", ProcessClipsView.as_view(), name="process-clips"),
+    path("process-clips/<str:batch_id>", ProcessClipsDetailView.as_view(), name="process-clips-detail"),
 ]
 
 urlpatterns = [
@@ -29,6 +32,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/", include("keys.page_urls")),
+    path("compositions/", include("compositions.page_urls")),
     path("", include("jobs.page_urls")),
 ]
 
