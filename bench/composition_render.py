@@ -23,13 +23,13 @@ Each contender runs as its own process (`--one NAME`), one after another; runs r
 each figure is the median of --runs. A process reports its wall time; the peak memory of all its processes
 together (itself and its descendants, sampled every 50 ms over the timed part: their anonymous pages plus the
 largest file-backed set, so FFmpeg's libraries count once and not once per process); the peak RSS of its
-largest FFmpeg process (getrusage RUSAGE_CHILDREN, exact); the CPU seconds it used and those that other
-processes used meanwhile. Each measurement first waits (up to 30 s) for a quiet second and is repeated
-(--retries) when other processes used more than 5 % of the machine during it; one still disturbed is marked *.
-For MediaHub it also splits the time into FFmpeg and the job around it. The outputs are checked to have the
-same size, frame rate, codecs and duration (within 0.1 s). Exits non-zero when a target is missed: MediaHub at
-most 1.05x the hand-made command's time, at least 4x faster than MoviePy, its FFmpeg's peak memory at most
-MoviePy's.
+largest FFmpeg process and of its own Python process (getrusage, exact; MediaHub's includes Django's setup);
+the CPU seconds it used, and those other processes used meanwhile. Each measurement first waits (up to 30 s)
+for a quiet second and is repeated (--retries) when other processes used more than 5 % of the machine during
+it; one still disturbed is marked *. For MediaHub it also splits the time into FFmpeg and the job around it.
+The outputs are checked to have the same size, frame rate, codecs and duration (within 0.1 s). Exits non-zero
+when a target is missed: MediaHub at most 1.05x the hand-made command's time (the median of the runs' ratios),
+at least 4x faster than MoviePy, its FFmpeg's peak memory at most MoviePy's (all its processes).
 
 Run it with `.venv/bin/python bench/composition_render.py [--runs 3] [--retries 2] [--keep] [--only NAME,...]`.
 MoviePy setup (once, into its own venv; PyPI needed):
@@ -586,16 +586,17 @@ def report(results: dict[str, list[dict]], names: list[str]) -> int:
         print(f"  {name:<9} {o['size'][0]}x{o['size'][1]} {o['rate']} {'+'.join(o['codecs'])} "
               f"{o['duration']:.3f} s {o['mib']:.1f} MiB")  # fmt: skip
     print("\n| contender | median wall (s) | vs handmade | MoviePy / it | peak memory, all processes (MiB) | "
-          "largest FFmpeg process (MiB) | CPU-s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "largest FFmpeg process (MiB) | Python process (MiB) | CPU-s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for name in names:
         vs_hand = f"{median[name] / median['handmade']:.3f}x" if "handmade" in median else "–"
         vs_movie = f"{median['moviepy'] / median[name]:.2f}x" if "moviepy" in median else "–"
         largest = [r["ffmpeg_peak"] for r in results[name] if r["ffmpeg_peak"]]
+        python = statistics.median(r["python_peak"] for r in results[name])
         cpu = statistics.median(r["cpu"] for r in results[name])
         print(
             f"| {name} | {median[name]:.2f} | {vs_hand} | {vs_movie} | {mib(memory[name])} | "
-            f"{mib(statistics.median(largest)) if largest else '–'} | {cpu:.1f} |"
+            f"{mib(statistics.median(largest)) if largest else '–'} | {mib(python)} | {cpu:.1f} |"
         )
     verdicts = [same]
     if "mediahub" in names:
@@ -621,10 +622,12 @@ def report(results: dict[str, list[dict]], names: list[str]) -> int:
             speedup = median["moviepy"] / median["mediahub"]
             mediahub_memory = statistics.median(r["ffmpeg_peak"] for r in runs)
             print(f"MoviePy / MediaHub: {speedup:.2f}x ({'meets' if speedup >= 4 else 'MISSES'} the 4x target)")
+            moviepy_python = statistics.median(r["python_peak"] for r in results["moviepy"])
             print(
                 f"peak memory: MediaHub's FFmpeg {mib(mediahub_memory)} MiB (with the worker's Python "
                 f"{mib(memory['mediahub'])} MiB) against MoviePy's {mib(memory['moviepy'])} MiB (Python and its "
-                f"FFmpeg processes) — {'within' if mediahub_memory <= memory['moviepy'] else 'OVER'} the target"
+                f"FFmpeg processes) — {'within' if mediahub_memory <= memory['moviepy'] else 'OVER'} the target; "
+                f"MoviePy's Python process alone peaks at {mib(moviepy_python)} MiB"
             )
             verdicts += [speedup >= 4, mediahub_memory <= memory["moviepy"]]
     return 0 if all(verdicts) else 1
