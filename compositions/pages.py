@@ -26,9 +26,12 @@ def _composition_or_404(user, composition_id):
 
 
 def _form(request, data=None) -> CompositionForm:
+    """The form; `?clip_0_asset=<id>` starts a timeline with that video (from the generation pages). The choices
+    are the user's own assets, so another id is simply not offered."""
     assets = assets_for(request.user).order_by("-created_at")
     return CompositionForm(
         data,
+        initial={"clip_0_asset": request.GET.get("clip_0_asset", "")},
         clip_assets=assets.filter(kind__in=[Asset.Kind.VIDEO, Asset.Kind.IMAGE])[:200],
         music_assets=assets.filter(kind__in=[Asset.Kind.AUDIO, Asset.Kind.VIDEO]).exclude(audio_codec="")[:200],
     )

@@ -96,6 +96,14 @@ class JobContext:
     def set_stage(self, stage: str, **fields) -> None:
         self._beat(stage=stage, **fields)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait on something outside (a provider), beating each second: the lease stays ours and a cancel is
+        noticed within a second (Cancelled)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(1.0, left))
+            self._beat()
+
     def _beat(self, **fields) -> None:
         """Renew the lease and store progress; raise Cancelled when the job is no longer ours."""
         if not self.job.heartbeat(lease_seconds=settings.MEDIAHUB_JOB_LEASE_SECONDS, **fields):

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "keys",
     "jobs",
     "compositions",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,22 @@ MEDIAHUB_WEBHOOK_RETRY_DELAYS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 1
 MEDIAHUB_COMPOSITION_MAX_CLIPS = env_int("MEDIAHUB_COMPOSITION_MAX_CLIPS", 100)
 MEDIAHUB_COMPOSITION_MAX_OVERLAYS = env_int("MEDIAHUB_COMPOSITION_MAX_OVERLAYS", 50)
 MEDIAHUB_COMPOSITION_MAX_SECONDS = env_int("MEDIAHUB_COMPOSITION_MAX_SECONDS", 3600)
+
+# --- AI video providers --------------------------------------------------------------------------------
+# Per provider: "base_url" (a proxy or a test server can stand in) and "prices" {model: USD per second}
+# overriding providers.catalog's table. MEDIAHUB_<PROVIDER>_BASE_URL sets the base URL alone.
+MEDIAHUB_PROVIDERS = {
+    name: {"base_url": env_str(f"MEDIAHUB_{name.upper()}_BASE_URL")}
+    for name in ("runway", "kling", "openai", "luma", "replicate")
+}
+# A generation's limit from submit to a stored video, and the slowest we poll (provider hints aside).
+MEDIAHUB_GENERATION_TIMEOUT = env_int("MEDIAHUB_GENERATION_TIMEOUT", 30 * 60)
+MEDIAHUB_GENERATION_MAX_POLL_SECONDS = env_int("MEDIAHUB_GENERATION_MAX_POLL_SECONDS", 30)
+# How often a rate-limited or failing (5xx) provider is retried before the next one in `fallback` is tried.
+MEDIAHUB_GENERATION_RETRIES = env_int("MEDIAHUB_GENERATION_RETRIES", 4)
+MEDIAHUB_GENERATION_MAX_BYTES = env_int("MEDIAHUB_GENERATION_MAX_MB", 500) * 2**20
+# Default monthly spend limit per user in USD (0 = none); a user's own budget (admin) overrides it.
+MEDIAHUB_MONTHLY_BUDGET_USD = env_int("MEDIAHUB_MONTHLY_BUDGET_USD", 0)
 MEDIAHUB_WORK_DIR = Path(env_str("MEDIAHUB_WORK_DIR", str(DATA_DIR / "work")))
 
 # --- security --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("jobs.api_urls")),
     path("", include("keys.api_urls")),
     path("", include("compositions.api_urls")),
+    path("", include("providers.api_urls")),
 ]
 
 internal_v1 = [
@@ -33,6 +34,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/", include("keys.page_urls")),
     path("compositions/", include("compositions.page_urls")),
+    path("generate/", include("providers.page_urls")),
     path("", include("jobs.page_urls")),
 ]
 

@@ -59,7 +59,8 @@ def fill(route: str, ids: dict[str, str]) -> str:
 @pytest.fixture
 def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
     """Alice's asset, a queued job and a batch on it (never enqueued: on-commit callbacks are not run here), a
-    webhook endpoint with a delivery of the job's event to it, her API key and a provider key."""
+    webhook endpoint with a delivery of the job's event to it, her API key, a provider key, a composition and a
+    generation."""
     settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
     asset = upload(alice_api, clip_path)
     body = {"operation": "transcode", "input": asset["id"]}
@@ -85,6 +86,8 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
     assert credential.status_code == 201, credential.content
     composition = alice_api.post("/api/v1/compositions", {"clips": [{"asset": asset["id"]}]}, format="json")
     assert composition.status_code == 202, composition.content
+    generation = alice_api.post("/api/v1/generations", {"provider": "local", "prompt": "Isolation"}, format="json")
+    assert generation.status_code == 202, generation.content
     return {
         "asset": asset["id"],
         "job": job["id"],
@@ -94,6 +97,7 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
         "key": alice[0].api_keys.get().id,
         "credential": credential.json()["id"],
         "composition": composition.json()["id"],
+        "generation": generation.json()["id"],
     }
 
 
@@ -108,6 +112,7 @@ def id_for(alice_objects) -> dict[str, str]:
         "key_id": alice_objects["key"],
         "credential_id": alice_objects["credential"],
         "composition_id": alice_objects["composition"],
+        "generation_id": alice_objects["generation"],
         "member": "index.m3u8",
         "action": "cancel",
     }
@@ -122,6 +127,7 @@ BOGUS_IDS = {
     "key_id": "key_00000000000000000000",
     "credential_id": "pk_00000000000000000000",
     "composition_id": "cmp_00000000000000000000",
+    "generation_id": "gen_00000000000000000000",
     "member": "index.m3u8",
     "action": "cancel",
 }

@@ -14,6 +14,7 @@ from jobs.operations.thumbnail import Thumbnail
 from jobs.operations.transcode import Transcode
 from jobs.operations.trim import Trim
 from jobs.operations.watermark import Watermark
+from providers.operation import Generate
 
 REGISTRY: dict[str, Operation] = {
     op.name: op
@@ -32,6 +33,7 @@ REGISTRY: dict[str, Operation] = {
         Analyze(),
         Quality(),
         Render(),
+        Generate(),
     )
 }
 
@@ -51,4 +53,5 @@ def catalog() -> list[dict]:
             "params_schema": op.params_model.model_json_schema(),
         }
         for op in REGISTRY.values()
+        if not op.submit_via
     ]

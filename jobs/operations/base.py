@@ -62,6 +62,9 @@ class Operation(ABC):
     # Params that name assets (a watermark's image, a quality reference) → the kinds each accepts. They are
     # resolved in the owner's assets at submit time and reach `run` as `ctx.param_asset(name)`.
     asset_params: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Set for operations that own a record of their own (a generation): jobs of it come only from that API.
+    submit_via: ClassVar[str] = ""
+    output_source: ClassVar[str] = "job"  # Asset.source of the outputs
 
     def capabilities(self) -> dict:
         """What this FFmpeg build lets the operation do (listed in the catalog), e.g. whether VMAF exists."""

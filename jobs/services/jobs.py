@@ -69,12 +69,21 @@ def webhook_url_errors(url: str, field_name: str = "webhook_url") -> dict[str, l
 
 
 def job_validate(
-    *, owner, operation: str, inputs: list[str], params: dict, priority: int = 0, webhook_url: str = ""
+    *,
+    owner,
+    operation: str,
+    inputs: list[str],
+    params: dict,
+    priority: int = 0,
+    webhook_url: str = "",
+    via_owner_api: bool = False,
 ) -> JobSpec:
     """Check a job body against its operation and the owner's assets; InvalidInput names every bad field."""
     op = get_operation(operation)
     if op is None:
         raise InvalidInput("Unknown operation.", fields={"operation": [f"'{operation}' is not an operation."]})
+    if op.submit_via and not via_owner_api:
+        raise InvalidInput("Submit this operation elsewhere.", fields={"operation": [f"Use {op.submit_via}."]})
     try:
         validated = op.params_model.model_validate(params)
     except PydanticError as exc:
@@ -247,9 +256,10 @@ def _run(job: Job, workdir: Path) -> None:
         try:
             for output in outcome.files:
                 if isinstance(output, OutputFolder):
-                    stored.append(asset_create_folder(owner=job.owner, folder=output, source="job", job=job))
+                    stored.append(asset_create_folder(owner=job.owner, folder=output, source=op.output_source, job=job))
                     continue
-                stored.append(asset_create(owner=job.owner, path=output.path, name=output.name, source="job", job=job))
+                source = op.output_source
+                stored.append(asset_create(owner=job.owner, path=output.path, name=output.name, source=source, job=job))
             if not job.finish(Job.Status.SUCCEEDED, progress=100, stage="done", result=outcome.result):
                 raise Cancelled()
         except BaseException:
