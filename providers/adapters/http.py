@@ -1,4 +1,5 @@
-"""HTTP answers → ProviderError, the same way for every provider; and fetching a finished video."""
+"""HTTP answers → ProviderError, the same way for every provider; fetching a finished video; and what a failed
+credential check means."""
 
 import email.utils
 import time
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from keys.provider_checks import CheckResult, CheckUnavailable
 from mediahub.errors import AppError
 from mediahub.ssrf import fetch_to_file
 from providers.adapters.base import (
@@ -65,3 +67,13 @@ def download_url(url: str, dest: Path, *, max_bytes: int) -> str:
 def check_content_type(content_type: str) -> None:
     if not content_type.lower().startswith(VIDEO_TYPES):
         raise ProviderError(PROVIDER_ERROR, f"The provider sent {content_type or 'no content type'}, not a video.")
+
+
+def check_result(error: ProviderError, provider_label: str) -> CheckResult:
+    """A credential check's failure as its verdict: a refused key is invalid, an empty account out of quota;
+    anything else (an outage, a rate limit) says nothing about the key, so the check is unavailable."""
+    if error.code == INVALID_CREDENTIALS:
+        return CheckResult("invalid", error.message)
+    if error.code == QUOTA_EXCEEDED:
+        return CheckResult("quota_exceeded", error.message)
+    raise CheckUnavailable(f"{provider_label} could not check the key: {error.message}") from None

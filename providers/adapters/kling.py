@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from keys.provider_checks import CheckResult, CheckUnavailable
+from keys.provider_checks import CheckResult
 from providers.adapters.base import (
     CONTENT_POLICY,
     INVALID_CREDENTIALS,
@@ -28,7 +28,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import download_url, send, status_code_error
+from providers.adapters.http import check_result, download_url, send, status_code_error
 
 TOKEN_SECONDS = 1800
 KINDS = ("text2video", "image2video")
@@ -156,11 +156,7 @@ class Kling(Adapter):
                 response = send(client, "GET", "/account/costs", params=window, headers=_headers(credential))
             packs = _answer(response).get("resource_pack_subscribe_infos") or []
         except ProviderError as exc:
-            if exc.code == INVALID_CREDENTIALS:
-                return CheckResult("invalid", exc.message)
-            if exc.code == QUOTA_EXCEEDED:
-                return CheckResult("quota_exceeded", exc.message)
-            raise CheckUnavailable(f"Kling could not check the key: {exc.message}") from None
+            return check_result(exc, "Kling")
         live = [p for p in packs if p.get("status") == "online" and float(p.get("remaining_quantity") or 0) > 0]
         if packs and not live:
             return CheckResult("quota_exceeded", "Every Kling resource pack is used up or expired.")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from keys.provider_checks import CheckResult, CheckUnavailable
+from keys.provider_checks import CheckResult
 from providers.adapters.base import (
     CONTENT_POLICY,
-    INVALID_CREDENTIALS,
     INVALID_REQUEST,
     PROVIDER_ERROR,
     QUOTA_EXCEEDED,
@@ -22,7 +21,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import download_url, send, status_code_error
+from providers.adapters.http import check_result, download_url, send, status_code_error
 
 API = "/dream-machine/v1"
 STATES = {"queued": "queued", "dreaming": "running", "completed": "succeeded", "failed": "failed"}
@@ -107,11 +106,7 @@ class Luma(Adapter):
                 response = send(client, "GET", f"{API}/credits", headers=_auth(credential))
             balance = float(_answer(response).get("credit_balance") or 0)  # USD cents
         except ProviderError as exc:
-            if exc.code == INVALID_CREDENTIALS:
-                return CheckResult("invalid", exc.message)
-            if exc.code == QUOTA_EXCEEDED:
-                return CheckResult("quota_exceeded", exc.message)
-            raise CheckUnavailable(f"Luma could not check the key: {exc.message}") from None
+            return check_result(exc, "Luma")
         if balance <= 0:
             return CheckResult("quota_exceeded", "The Luma account has no credits left.")
         return CheckResult("active", f"Credit balance ${balance / 100:.2f}.")

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from keys.provider_checks import CheckResult, CheckUnavailable
+from keys.provider_checks import CheckResult
 from providers.adapters.base import (
     CONTENT_POLICY,
-    INVALID_CREDENTIALS,
     INVALID_REQUEST,
     MODEL_RETIRED,
     PROVIDER_ERROR,
@@ -25,7 +24,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import check_content_type, send, status_code_error
+from providers.adapters.http import check_content_type, check_result, send, status_code_error
 
 STATES = {"queued": "queued", "in_progress": "running", "completed": "succeeded", "failed": "failed"}
 SIZES = {
@@ -132,7 +131,7 @@ class OpenAIVideos(Adapter):
                 response = send(client, "GET", "/v1/models", headers=_auth(credential))
             _answer(response)
         except ProviderError as exc:
-            return _check_result(exc)
+            return check_result(exc, "The provider")
         return CheckResult("active")
 
 
@@ -217,11 +216,3 @@ def _write(response: httpx.Response, dest: Path, max_bytes: int) -> None:
             if size > max_bytes:
                 raise ProviderError(PROVIDER_ERROR, f"The video is larger than the {max_bytes / 2**20:g} MB limit.")
             fh.write(chunk)
-
-
-def _check_result(error: ProviderError) -> CheckResult:
-    if error.code == INVALID_CREDENTIALS:
-        return CheckResult("invalid", error.message)
-    if error.code == QUOTA_EXCEEDED:
-        return CheckResult("quota_exceeded", error.message)
-    raise CheckUnavailable(f"The provider could not check the key: {error.message}")

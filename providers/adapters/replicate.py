@@ -7,13 +7,11 @@ from pathlib import Path
 
 import httpx
 
-from keys.provider_checks import CheckResult, CheckUnavailable
+from keys.provider_checks import CheckResult
 from providers.adapters.base import (
     CONTENT_POLICY,
-    INVALID_CREDENTIALS,
     MODEL_RETIRED,
     PROVIDER_ERROR,
-    QUOTA_EXCEEDED,
     Adapter,
     ModelInfo,
     Poll,
@@ -21,7 +19,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import download_url, send, status_code_error
+from providers.adapters.http import check_result, download_url, send, status_code_error
 
 STATES = {
     "starting": "queued",
@@ -156,11 +154,7 @@ class Replicate(Adapter):
                 response = send(client, "GET", "/v1/account", headers=_auth(credential))
             account = _answer(response)
         except ProviderError as exc:
-            if exc.code == INVALID_CREDENTIALS:
-                return CheckResult("invalid", exc.message)
-            if exc.code == QUOTA_EXCEEDED:
-                return CheckResult("quota_exceeded", exc.message)
-            raise CheckUnavailable(f"Replicate could not check the token: {exc.message}") from None
+            return check_result(exc, "Replicate")
         username = account.get("username")
         return CheckResult("active", f"Replicate account {username}." if username else "")
 

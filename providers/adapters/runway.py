@@ -8,10 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from keys.provider_checks import CheckResult, CheckUnavailable
+from keys.provider_checks import CheckResult
 from providers.adapters.base import (
     CONTENT_POLICY,
-    INVALID_CREDENTIALS,
     INVALID_REQUEST,
     PROVIDER_ERROR,
     QUOTA_EXCEEDED,
@@ -22,7 +21,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import download_url, send, status_code_error
+from providers.adapters.http import check_result, download_url, send, status_code_error
 
 API_VERSION = "2024-11-06"
 STATES = {
@@ -158,11 +157,7 @@ class Runway(Adapter):
                 response = send(client, "GET", "/v1/organization", headers=_headers(credential))
             balance = _answer(response).get("creditBalance") or 0
         except ProviderError as exc:
-            if exc.code == INVALID_CREDENTIALS:
-                return CheckResult("invalid", exc.message)
-            if exc.code == QUOTA_EXCEEDED:
-                return CheckResult("quota_exceeded", exc.message)
-            raise CheckUnavailable(f"Runway could not check the key: {exc.message}") from None
+            return check_result(exc, "Runway")
         if balance <= 0:
             return CheckResult("quota_exceeded", "The Runway organization has no credits left.")
         return CheckResult("active", f"{balance} credits left.")
