@@ -12,7 +12,7 @@ def job_finished(job: Job) -> None:
     event_emit(
         owner=job.owner,
         event_type=f"job.{job.status}",
-        data=job_payload(job),
+        data=lambda: job_payload(job),
         url=job.webhook_url,
         job=job,
     )
@@ -20,7 +20,7 @@ def job_finished(job: Job) -> None:
         event_emit(
             owner=job.owner,
             event_type="batch.finished",
-            data=batch_payload(job.batch, with_jobs=False),
+            data=lambda: batch_payload(job.batch, with_jobs=False),
             url=job.batch.webhook_url,
             batch=job.batch,
         )

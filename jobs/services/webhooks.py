@@ -11,6 +11,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -84,9 +85,11 @@ def account_secret_rotate(*, owner) -> WebhookSecret:
     return record
 
 
-def event_emit(*, owner, event_type: str, data: dict, url: str = "", job=None, batch=None) -> list[WebhookDelivery]:
+def event_emit(
+    *, owner, event_type: str, data: Callable[[], dict], url: str = "", job=None, batch=None
+) -> list[WebhookDelivery]:
     """Record one event for each receiver (the object's own `url` and the owner's subscribed endpoints) and
-    send them once the caller's transaction commits."""
+    send them once the caller's transaction commits. `data` makes the payload, only when someone receives it."""
     receivers = [(None, url)] if url else []
     receivers += [
         (endpoint, endpoint.url)
@@ -97,7 +100,7 @@ def event_emit(*, owner, event_type: str, data: dict, url: str = "", job=None, b
         return []
     event_id = new_id("evt")
     body = json.dumps(
-        {"id": event_id, "type": event_type, "created": int(time.time()), "data": data},
+        {"id": event_id, "type": event_type, "created": int(time.time()), "data": data()},
         separators=(",", ":"),
         default=str,
     )
