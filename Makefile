@@ -35,6 +35,7 @@ lint: setup
 bench: setup
 	$(PY) bench/transcode_overhead.py
 	$(PY) bench/hls_ladder.py
+	$(PY) bench/composition_render.py
 
 clean:
 	rm -rf $(VENV) var
