@@ -179,6 +179,11 @@ def every_job_refuses(client, asset: dict, clip: dict) -> None:
             error = refused(client, name, [asset["id"]], {"clips": [{"asset": asset["id"]}]})
             assert error["code"] == "validation_error" and "params.clips.0.asset" in error["fields"], error
             continue
+        if op.submit_via:  # a generation's start image, through its own API
+            response = client.post(op.submit_via, {"provider": "local", "prompt": "x", "image": asset["id"]},
+                                   format="json")  # fmt: skip
+            assert response.status_code == 400 and "image" in response.json()["error"]["fields"], response.content
+            continue
         params = {**valid_params(name), **{param: asset["id"] for param in op.asset_params}}
         error = refused(client, name, [asset["id"]] * op.min_inputs, params)
         assert error["code"] == "validation_error" and "inputs.0" in error["fields"], error

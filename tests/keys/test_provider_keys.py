@@ -15,8 +15,8 @@ SECRET = "key_live_runway_8d1f2c3b4a5e6f7g"
 
 
 @pytest.fixture
-def check():
-    """Register a check for runway (as its adapter will) for one test."""
+def check(monkeypatch):
+    """Stand in for the runway adapter's check for one test."""
     calls = []
 
     def runway_check(parts):
@@ -25,9 +25,8 @@ def check():
             CheckResult("quota_exceeded", "Credits exhausted.") if "broke" in parts["secret"] else CheckResult("active")
         )
 
-    provider_checks.register("runway")(runway_check)
-    yield calls
-    provider_checks._CHECKS.pop("runway", None)
+    monkeypatch.setitem(provider_checks._CHECKS, "runway", runway_check)  # the real adapter's check is restored
+    return calls
 
 
 def test_a_credential_is_stored_encrypted_and_only_shown_masked(alice_api):
@@ -72,16 +71,19 @@ def test_validate_calls_the_adapters_check_and_records_the_answer(alice_api, che
     assert (second["status"], second["status_message"]) == ("quota_exceeded", "Credits exhausted.")
 
 
-def test_validate_without_an_adapter_is_a_clear_503(alice_api):
+def test_validate_when_the_provider_is_unreachable_is_a_clear_503(alice_api, settings):
+    settings.MEDIAHUB_PROVIDERS = {"luma": {"base_url": "http://127.0.0.1:9"}}  # nothing listens there
     created = alice_api.post("/api/v1/provider-keys", {"provider": "luma", "secret": SECRET}).json()
 
     response = alice_api.post(f"/api/v1/provider-keys/{created['id']}/validate")
 
     assert response.status_code == 503
-    assert response.json()["error"] == {
-        "code": "provider_check_unavailable",
-        "message": "No adapter can check luma credentials on this server yet.",
-    }
+    error = response.json()["error"]
+    assert error["code"] == "provider_check_unavailable"
+    assert error["message"].startswith("Luma could not check the key: Could not reach the provider")
+    assert SECRET not in error["message"]
+    shown = alice_api.get(f"/api/v1/provider-keys/{created['id']}").json()
+    assert (shown["status"], shown["last_validated_at"]) == ("active", None)
 
 
 def test_revoke_deletes_the_encrypted_secret(alice_api, check):
