@@ -3,6 +3,7 @@ credential check means."""
 
 import email.utils
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -41,6 +42,25 @@ def status_code_error(response: httpx.Response, message: str) -> ProviderError:
     if code is None:
         code = PROVIDER_ERROR if status >= 500 or status == 408 else INVALID_REQUEST
     return ProviderError(code, message or f"HTTP {status}", retry_after=retry_after(response), http_status=status)
+
+
+def json_object(response: httpx.Response) -> dict | None:
+    """The body when it is a JSON object, else None."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def answer(response: httpx.Response, error: Callable[[httpx.Response], ProviderError], provider: str) -> dict:
+    """A successful answer's JSON object; a failed one raised as `error(response)`."""
+    if not response.is_success:
+        raise error(response)
+    body = json_object(response)
+    if body is None:
+        raise ProviderError(PROVIDER_ERROR, f"{provider}'s answer was not JSON.")
+    return body
 
 
 def send(client: httpx.Client, method: str, path: str, **kwargs) -> httpx.Response:

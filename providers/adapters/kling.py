@@ -28,7 +28,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import check_result, download_url, send, status_code_error
+from providers.adapters.http import check_result, download_url, json_object, send, status_code_error
 
 TOKEN_SECONDS = 1800
 KINDS = ("text2video", "image2video")
@@ -194,11 +194,7 @@ def _image(request: Request) -> str:
 
 
 def _answer(response: httpx.Response, *, creating: bool = False) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    body = body if isinstance(body, dict) else {}
+    body = json_object(response) or {}
     if not response.is_success or body.get("code") != 0:
         raise _error(response, body, creating=creating)
     return body.get("data") if isinstance(body.get("data"), dict) else {}

@@ -21,7 +21,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import check_result, download_url, send, status_code_error
+from providers.adapters.http import answer, check_result, download_url, json_object, send, status_code_error
 
 API = "/dream-machine/v1"
 STATES = {"queued": "queued", "dreaming": "running", "completed": "succeeded", "failed": "failed"}
@@ -117,23 +117,12 @@ def _auth(credential: dict[str, str]) -> dict[str, str]:
 
 
 def _answer(response: httpx.Response) -> dict:
-    if not response.is_success:
-        raise _error(response)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ProviderError(PROVIDER_ERROR, "Luma's answer was not JSON.")
-    return body
+    return answer(response, _error, "Luma")
 
 
 def _error(response: httpx.Response) -> ProviderError:
     """Luma's {"detail": "..."} (a list of field errors on validation failures) in our codes."""
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
+    detail = (json_object(response) or {}).get("detail")
     if isinstance(detail, list):
         detail = "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
     message = str(detail or "")

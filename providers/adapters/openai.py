@@ -24,7 +24,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import check_content_type, check_result, send, status_code_error
+from providers.adapters.http import answer, check_content_type, check_result, json_object, send, status_code_error
 
 STATES = {"queued": "queued", "in_progress": "running", "completed": "succeeded", "failed": "failed"}
 SIZES = {
@@ -157,24 +157,13 @@ def _poll_after(response: httpx.Response) -> float | None:
 
 
 def _answer(response: httpx.Response) -> dict:
-    if not response.is_success:
-        raise _error(response)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ProviderError(PROVIDER_ERROR, "The provider's answer was not JSON.")
-    return body
+    return answer(response, _error, "The provider")
 
 
 def _error(response: httpx.Response) -> ProviderError:
     """OpenAI's {"error": {"message", "type", "code"}}: an exhausted quota also answers 429, and a retired or
     unknown model 404 model_not_found."""
-    try:
-        detail = response.json().get("error")
-    except (ValueError, AttributeError):
-        detail = None
+    detail = (json_object(response) or {}).get("error")
     detail = detail if isinstance(detail, dict) else {}
     message = str(detail.get("message") or "")
     kinds = {str(detail.get("code") or ""), str(detail.get("type") or "")}

@@ -19,7 +19,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import check_result, download_url, send, status_code_error
+from providers.adapters.http import answer, check_result, download_url, json_object, send, status_code_error
 
 STATES = {
     "starting": "queued",
@@ -179,22 +179,10 @@ def _input(request: Request) -> dict:
 
 
 def _answer(response: httpx.Response) -> dict:
-    if not response.is_success:
-        raise _error(response)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ProviderError(PROVIDER_ERROR, "Replicate's answer was not JSON.")
-    return body
+    return answer(response, _error, "Replicate")
 
 
 def _error(response: httpx.Response) -> ProviderError:
     """Replicate's RFC 7807 problem details {"title", "detail", "status"}; 402 is an exhausted balance."""
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = None
-    problem = problem if isinstance(problem, dict) else {}
+    problem = json_object(response) or {}
     return status_code_error(response, str(problem.get("detail") or problem.get("title") or ""))

@@ -21,7 +21,7 @@ from providers.adapters.base import (
     Request,
     Submitted,
 )
-from providers.adapters.http import check_result, download_url, send, status_code_error
+from providers.adapters.http import answer, check_result, download_url, json_object, send, status_code_error
 
 API_VERSION = "2024-11-06"
 STATES = {
@@ -179,24 +179,12 @@ def _image(request: Request) -> str:
 
 
 def _answer(response: httpx.Response) -> dict:
-    if not response.is_success:
-        raise _error(response)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ProviderError(PROVIDER_ERROR, "Runway's answer was not JSON.")
-    return body
+    return answer(response, _error, "Runway")
 
 
 def _error(response: httpx.Response) -> ProviderError:
     """Runway's {"error": "...", "issues": [...]} in our codes; an empty balance answers 400 "not enough credits"."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    body = body if isinstance(body, dict) else {}
+    body = json_object(response) or {}
     issues = [str(i.get("message")) for i in body.get("issues") or [] if isinstance(i, dict) and i.get("message")]
     message = "; ".join([str(body.get("error") or ""), *issues]).strip("; ")
     error = status_code_error(response, message)
