@@ -23,6 +23,8 @@ QUALITY = {
     "high": (18, "medium", 27, 3, "192k"),
 }
 PREVIEW = {"crf": 32, "preset": "ultrafast"}
+# A source whose clips all start this far in is opened with an input seek (less would save little decoding).
+SEEK_FROM = 2.0
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Graph:
         self._inputs: dict[tuple[str, str], object] = {}
         self._uses: dict[tuple[str, str], int] = {}
         self._split: dict[tuple[str, str], list] = {}
+        self._seek: dict[str, float] = {}
 
     # --- inputs: each stream decoded once; a stream several clips use is split -------------------------
 
@@ -74,8 +77,24 @@ class Graph:
             options = input_options() | ({"an": None} if kind == "v" else {"vn": None})
             if source.kind == "image":
                 options |= {"loop": 1, "framerate": self.fps}
+            elif self._seek.get(key):
+                options |= {"ss": round(self._seek[key], 6)}
             self._inputs[slot] = ffmpeg.input(str(source.path), **options)
         return self._inputs[slot]
+
+    def seek_to(self, placed: list[Placement], keys: list[str]) -> None:
+        """Open each video source at the earliest point its clips use (`-ss` before `-i`: FFmpeg jumps to the
+        keyframe before it and decodes only from there, instead of decoding and trimming away the minutes before a
+        highlight). A source some clip uses from near its start is read from the start."""
+        for index, key in enumerate(keys):
+            if self.sources[key].kind != "image":
+                self._seek[key] = min(self._seek.get(key, placed[index].source_in), placed[index].source_in)
+        self._seek = {key: at for key, at in self._seek.items() if at >= SEEK_FROM}
+
+    def source_window(self, placed: Placement, key: str) -> tuple[float, float]:
+        """Where the clip starts and ends in its source as the opened input sees it (after any seek)."""
+        start = placed.source_in - self._seek.get(key, 0.0)
+        return round(start, 6), round(start + placed.source_length, 6)
 
     def count(self, key: str, kind: str) -> None:
         self._uses[(key, kind)] = self._uses.get((key, kind), 0) + 1
@@ -147,9 +166,8 @@ class Graph:
                     fps=self.fps,
                 )
         else:
-            video = video.filter(
-                "trim", start=round(placed.source_in, 6), end=round(placed.source_in + placed.source_length, 6)
-            ).filter("setpts", "PTS-STARTPTS")
+            start, end = self.source_window(placed, key)
+            video = video.filter("trim", start=start, end=end).filter("setpts", "PTS-STARTPTS")
             if clip.speed != 1:
                 video = video.filter("setpts", f"PTS/{clip.speed}")
             video = self.fit(video.filter("fps", self.fps), clip.fit)
@@ -165,9 +183,8 @@ class Graph:
         volume = placed.clip.volume * self.spec.audio.original_audio_volume
         if source.kind == "image" or not source.has_audio or volume == 0:
             return self.silence(placed.length)
-        audio = self.stream(key, "a").filter(
-            "atrim", start=round(placed.source_in, 6), end=round(placed.source_in + placed.source_length, 6)
-        )
+        start, end = self.source_window(placed, key)
+        audio = self.stream(key, "a").filter("atrim", start=start, end=end)
         audio = atempo_chain(audio.filter("asetpts", "PTS-STARTPTS"), placed.clip.speed)
         audio = audio.filter("aformat", sample_rates=SAMPLE_RATE, channel_layouts="stereo")
         if volume != 1:
@@ -363,6 +380,7 @@ class Graph:
         }  # fmt: skip
 
     def command(self, placed: list[Placement], keys: list[str], out: Path, captions: Path | None) -> tuple[list, float]:
+        self.seek_to(placed, keys)
         for index, key in enumerate(keys):
             self.count(key, "v")
             source = self.sources[key]

@@ -71,6 +71,23 @@ def test_sequence_with_explicit_times(alice_api, ramp, ramp_path, fetch_output, 
     assert shows(out, 1.6, ramp_path, 2.1)  # the second clip starts 2 s into its source
 
 
+def test_clips_far_into_a_source_show_the_right_moment_after_the_input_seek(
+    alice_api, ramp, ramp_path, fetch_output, django_capture_on_commit_callbacks
+):
+    """Both clips start past SEEK_FROM, so the source is opened with -ss 2.5: trims count from there."""
+    body = {
+        "clips": [
+            {"asset": ramp["id"], "in": 3, "duration": 0.8},
+            {"asset": ramp["id"], "in": 2.5, "duration": 0.5},
+        ],
+        "output": FAST,
+    }
+    out = render(alice_api, django_capture_on_commit_callbacks, fetch_output, body)
+    assert_lasts(out, 1.3)
+    assert shows(out, 0.4, ramp_path, 3.4)
+    assert shows(out, 1.0, ramp_path, 2.7)
+
+
 def test_gaps_are_black_and_silent(alice_api, alice_clip, fetch_output, django_capture_on_commit_callbacks):
     """A leading gap (the first clip starts at 1 s) and a gap between clips: black picture, silent audio."""
     body = {
