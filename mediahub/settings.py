@@ -260,6 +260,8 @@ MEDIAHUB_WEBHOOK_RETRY_DELAYS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 1
 MEDIAHUB_COMPOSITION_MAX_CLIPS = env_int("MEDIAHUB_COMPOSITION_MAX_CLIPS", 100)
 MEDIAHUB_COMPOSITION_MAX_OVERLAYS = env_int("MEDIAHUB_COMPOSITION_MAX_OVERLAYS", 50)
 MEDIAHUB_COMPOSITION_MAX_SECONDS = env_int("MEDIAHUB_COMPOSITION_MAX_SECONDS", 3600)
+# A local faster-whisper (CTranslate2) model directory; empty: no whisper engine. Models are never downloaded.
+MEDIAHUB_WHISPER_MODEL_DIR = env_str("MEDIAHUB_WHISPER_MODEL_DIR", "")
 
 # --- AI video providers --------------------------------------------------------------------------------
 # Per provider: "base_url" (a proxy or a test server can stand in) and "prices" {model: USD per second}

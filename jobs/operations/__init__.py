@@ -12,6 +12,7 @@ from jobs.operations.streaming import Dash, Hls
 from jobs.operations.subtitles import Subtitles
 from jobs.operations.thumbnail import Thumbnail
 from jobs.operations.transcode import Transcode
+from jobs.operations.transcribe import Transcribe
 from jobs.operations.trim import Trim
 from jobs.operations.watermark import Watermark
 from providers.operation import Generate
@@ -32,6 +33,7 @@ REGISTRY: dict[str, Operation] = {
         Filters(),
         Analyze(),
         Quality(),
+        Transcribe(),
         Render(),
         Generate(),
     )

@@ -1,5 +1,9 @@
 """An imitation of OpenAI's Videos API: multipart POST /v1/videos, GET /v1/videos/{id}, its /content, DELETE,
-and GET /v1/models, with OpenAI's error bodies. `created` holds each create's form fields as parsed."""
+and GET /v1/models, with OpenAI's error bodies. `created` holds each create's form fields as parsed.
+
+Also POST /v1/audio/transcriptions (multipart: file, model, response_format, timestamp_granularities[]): it
+answers `transcription` (verbose_json) to a word-timestamped verbose_json request; `transcribed` holds each
+request's form fields."""
 
 import re
 import uuid
@@ -22,6 +26,15 @@ class FakeOpenAI(FakeProvider):
         super().__init__(video)
         self.poll_after_ms: int | None = None  # sent as openai-poll-after-ms when set
         self.created: list[dict] = []
+        self.transcribed: list[dict] = []
+        self.transcription: dict = {
+            "task": "transcribe",
+            "language": "english",
+            "duration": 2.0,
+            "text": "Hello, world.",
+            "words": [{"word": "Hello", "start": 0.1, "end": 0.5}, {"word": "world", "start": 0.6, "end": 1.0}],
+            "segments": [{"id": 0, "start": 0.0, "end": 1.2, "text": " Hello, world.", "avg_logprob": -0.1}],
+        }
 
     def handle(self, request: Request) -> Reply:
         if request.header("Authorization") != f"Bearer {self.token}":
@@ -33,6 +46,8 @@ class FakeOpenAI(FakeProvider):
             )
         if request.method == "POST" and request.path == "/v1/videos":
             return self.create(request)
+        if request.method == "POST" and request.path == "/v1/audio/transcriptions":
+            return self.transcribe(request)
         if request.method == "GET" and request.path == "/v1/models":
             return Reply(200, {"object": "list", "data": [{"id": "sora-2", "object": "model", "owned_by": "system"}]})
         match = VIDEO.match(request.path)
@@ -64,6 +79,15 @@ class FakeOpenAI(FakeProvider):
             "created_at": 1767225600,
         }
         return Reply(200, dict(self.tasks[video_id]), self.hint())
+
+    def transcribe(self, request: Request) -> Reply:
+        fields = self.form_fields(request)
+        self.transcribed.append(fields)
+        if "file" not in fields or not isinstance(fields["file"], dict):
+            return openai_error(400, "You must provide a file.", None)
+        if fields.get("response_format") != "verbose_json" or fields.get("timestamp_granularities[]") != "word":
+            return Reply(200, {"text": self.transcription["text"]})  # the API's plain answer: no timings
+        return Reply(200, self.transcription)
 
     def poll(self, video_id: str) -> Reply:
         task = self.tasks[video_id]
