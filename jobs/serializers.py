@@ -49,6 +49,7 @@ class AssetOut(serializers.ModelSerializer):
 class JobOut(serializers.ModelSerializer):
     inputs = serializers.SerializerMethodField()
     outputs = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
 
     class Meta:
@@ -81,6 +82,16 @@ class JobOut(serializers.ModelSerializer):
         """In the order the operation wrote them (the audio file before its waveform, frame 1 before 2)."""
         outputs = sorted(job.outputs.all(), key=lambda asset: (asset.created_at, asset.id))
         return AssetOut(outputs, many=True, context=self.context).data
+
+    @extend_schema_field({"type": "object", "nullable": True})
+    def get_result(self, job: Job) -> dict | None:
+        """The operation's structured output; assets it refers to are shown as the outputs list shows them."""
+        from jobs.operations import get_operation  # the registry imports every app's operations
+
+        operation = get_operation(job.operation)
+        if not job.result or operation is None:
+            return job.result
+        return operation.present_result(job.result, lambda: {asset["id"]: asset for asset in self.get_outputs(job)})
 
     def get_inputs(self, job: Job) -> list[str]:
         return [link.asset_id for link in job.input_links.all() if link.role == "input"]

@@ -1,6 +1,7 @@
 """What every operation is: validated params, accepted inputs, and a run that writes output files."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -80,6 +81,15 @@ class Operation(ABC):
             elif "video" in self.input_kinds and len(self.input_kinds) == 1 and not asset.has_video:
                 errors[f"inputs.{index}"] = [f"{asset.id}: input has no video stream."]
         return errors
+
+    def link_result(self, result: dict | None, stored: dict[str, str]) -> dict | None:
+        """The result to store once the outputs are assets; `stored` maps each output's name to its asset id
+        (a result that refers to its files by name swaps in their ids here)."""
+        return result
+
+    def present_result(self, result: dict, outputs: Callable[[], dict[str, dict]]) -> dict:
+        """The result as the API shows it; `outputs()` gives the job's output assets as the API shows them, by id."""
+        return result
 
     @abstractmethod
     def run(self, ctx: "JobContext", params: Params) -> Outcome:

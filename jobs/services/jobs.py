@@ -260,7 +260,9 @@ def _run(job: Job, workdir: Path) -> None:
                     continue
                 source = op.output_source
                 stored.append(asset_create(owner=job.owner, path=output.path, name=output.name, source=source, job=job))
-            if not job.finish(Job.Status.SUCCEEDED, progress=100, stage="done", result=outcome.result):
+            names = {output.name: asset.id for output, asset in zip(outcome.files, stored, strict=True)}
+            result = op.link_result(outcome.result, names)
+            if not job.finish(Job.Status.SUCCEEDED, progress=100, stage="done", result=result):
                 raise Cancelled()
         except BaseException:
             for asset in stored:
