@@ -48,6 +48,7 @@ class CropPath:
     layout: str
 
     def at(self, t: float) -> tuple[float, float]:
+        """The window's top-left at time t (after a jump at t, its new place)."""
         times = [p[0] for p in self.points]
         i = bisect.bisect_right(times, t)
         if i == 0:
@@ -73,11 +74,11 @@ class _Track:
 
     @property
     def first(self) -> int:
-        return min(self.faces)
+        return next(iter(self.faces))  # samples are added in order
 
     @property
     def last(self) -> int:
-        return max(self.faces)
+        return next(reversed(self.faces))
 
     def face_at(self, k: int) -> Face:
         """The latest detection at or before sample k: a missed frame holds the face where it was."""
@@ -204,6 +205,7 @@ class _Follow:
     def __init__(self, width: int, height: int, source_size: tuple[int, int]):
         self.size = np.array([width, height], dtype=float)
         self.limit = np.array(source_size, dtype=float) - self.size
+        self.anchor = self.size * [0.5, HEADROOM]  # where in the window the face's centre is placed
         self.reach = MAX_SPEED * self.size * SMOOTH_TIME  # how far ahead the spring may pull: bounds its speed
         self.x = self.goal = self.velocity = np.zeros(2)
 
@@ -211,7 +213,7 @@ class _Follow:
         """The window's top-left that frames `face` (the centre for no face), clamped inside the source."""
         if face is None:
             return np.round(self.limit / 4) * 2
-        wanted = np.array([face.cx - self.size[0] / 2, face.cy - self.size[1] * HEADROOM])
+        wanted = np.array([face.cx, face.cy]) - self.anchor
         return np.round(np.clip(wanted, 0, self.limit) / 2) * 2
 
     def shot(self, start: float, end: float, targets: list[tuple[float, Face | None, bool]], points: list) -> None:
@@ -226,13 +228,13 @@ class _Follow:
             now = max(now, t)
             if face is None:
                 continue
-            if jump:
+            offset = np.abs([face.cx, face.cy] - (self.x + self.anchor))
+            if jump and np.any(offset > self.size / 2):  # a new speaker out of the picture: cut to them
                 self.x = self.goal = self.place(face)
                 self.velocity = np.zeros(2)
                 _jump(points, t, self.x)
                 continue
-            outside = np.abs([face.cx, face.cy] - (self.x + self.size / 2)) > DEAD_ZONE * self.size
-            self.goal = np.where(outside, self.place(face), self.goal)
+            self.goal = np.where(offset > DEAD_ZONE * self.size, self.place(face), self.goal)
         self._ease(points, now, end)
 
     def _ease(self, points: list, start: float, end: float) -> None:

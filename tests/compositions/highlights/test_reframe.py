@@ -106,6 +106,15 @@ def test_a_face_that_jumps_within_a_shot_is_eased_to_at_bounded_speed():
     assert abs(centre_x(path, 3.0) - 470 - media.FACE_OFFSET[0]) <= STILL  # there within 1.5 s
 
 
+def test_window_keeps_headroom_when_it_can_move_vertically():
+    still = media.Scene(2.0, lambda t: [media.Actor(300 + media.sway(t), 180)])
+    path = plan_crop(analysis(still), source_size=SOURCE, aspect=(21, 9))
+    assert (path.width, path.height) == (640, 274)
+    assert len({path.at(t) for t in times(0, still.duration)}) == 1
+    face_y = 180 + media.FACE_OFFSET[1] - path.at(0)[1]
+    assert face_y == pytest.approx(0.4 * path.height, abs=8)  # HEADROOM: the face a little above the middle
+
+
 def test_window_does_not_move_while_the_face_is_still(plans):
     path = plans["moving"]
     for start, end in [(0, 1.5), (CUT, media.MOVING.duration)]:
