@@ -76,3 +76,20 @@ def production_config(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def whisper_model(app_configs, **kwargs):
+    """A whisper model directory that is set must be usable: it is never downloaded."""
+    from jobs.transcription import whisper
+
+    if not whisper.configured() or (problem := whisper.problem()) is None:
+        return []
+    return [
+        Error(
+            f"The whisper engine is configured but cannot run: {problem}",
+            hint="Install the extra (pip install 'mediahub[whisper]') and point MEDIAHUB_WHISPER_MODEL_DIR at a "
+            "local CTranslate2 model directory (e.g. a faster-whisper model copied to the host), or unset it.",
+            id="mediahub.E008",
+        )
+    ]

@@ -31,3 +31,27 @@
   }
   connect();
 })();
+
+// A transcribe job's transcript: a click on a sentence plays the input from where it is spoken, and the
+// sentence being spoken is shown in bold.
+(function () {
+  const transcript = document.getElementById("transcript");
+  if (!transcript) return;
+  const player = transcript.querySelector("[data-transcript-player]");
+  const sentences = Array.from(transcript.querySelectorAll("[data-start]"));
+  if (!player) return;
+  transcript.addEventListener("click", (event) => {
+    const sentence = event.target.closest("[data-start]");
+    if (!sentence) return;
+    event.preventDefault();
+    player.currentTime = parseFloat(sentence.dataset.start);
+    player.play();
+  });
+  player.addEventListener("timeupdate", () => {
+    const now = player.currentTime;
+    for (const sentence of sentences) {
+      const speaking = now >= parseFloat(sentence.dataset.start) && now < parseFloat(sentence.dataset.end);
+      sentence.style.fontWeight = speaking ? "bold" : "";
+    }
+  });
+})();

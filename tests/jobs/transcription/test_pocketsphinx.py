@@ -13,9 +13,11 @@ import pytest
 from pocketsphinx.segmenter import Segmenter
 
 from jobs.ffmpeg.errors import Cancelled, MediaError
+from jobs.transcription import sphinx
 from jobs.transcription.engines import transcribe_audio
 from jobs.transcription.sphinx_worker import clean_word
 from jobs.transcription.vad import speech_segments
+from jobs.transcription.workers import run_pool
 from tests.jobs.transcription.conftest import RATE, SCRIPT, worker_processes, write_wav
 
 MAX_WER = 0.12  # measured 0.05 here (see docs/transcription.md); flite's voice is clean, real speech scores worse
@@ -135,3 +137,24 @@ def test_a_cancel_kills_every_decoder_process(speech, tmp_path):
     assert len(seen[0]) == 2  # both cores' decoders were running (this machine has 2)
     assert time.monotonic() - started < 2.0
     assert worker_processes(str(wav)) == []
+
+
+def test_decoding_past_its_time_limit_is_a_timeout_and_kills_the_workers(speech, tmp_path):
+    wav = shutil.copy(speech.wav, tmp_path / "slow.wav")
+    tasks = [{"segments": [[0.0, speech.duration]]}]
+
+    with pytest.raises(MediaError) as error:
+        run_pool(sphinx.WORKER, [str(wav)], tasks, weights=[1.0], on_progress=None, timeout=0.2)
+
+    assert error.value.code == "timeout"
+    assert worker_processes(str(wav)) == []
+
+
+def test_a_worker_that_dies_fails_with_its_last_words(tmp_path):
+    missing = tmp_path / "gone.wav"
+
+    with pytest.raises(MediaError) as error:
+        run_pool(sphinx.WORKER, [str(missing)], [{"segments": [[0, 1]]}], weights=[1.0], on_progress=None, timeout=30)
+
+    assert error.value.code == "transcription_failed"
+    assert "gone.wav" in error.value.message and "Traceback" in error.value.detail

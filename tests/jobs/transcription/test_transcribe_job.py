@@ -4,7 +4,7 @@ user's own subtitles as the words, validation at submit, and other users."""
 import pysubs2
 import pytest
 
-from tests.jobs.transcription.conftest import SCRIPT
+from tests.jobs.transcription.conftest import SCRIPT, write_wav
 
 MAX_START_ERROR = 0.3
 
@@ -125,6 +125,17 @@ def test_subtitles_in_another_language_are_spread_over_their_cues_and_recut(
     counts = [len(event.plaintext.split()) for event in events]
     assert sum(counts) == 8 and max(counts) <= 3 and len(events) >= 4  # 4 s of words in cues of 1.5 s at most
     assert all(event.end - event.start <= 1500 for event in events)
+
+
+def test_audio_without_speech_gives_an_empty_transcript_and_no_files(alice_api, run_job, upload, tmp_path):
+    path = write_wav(tmp_path / "quiet.wav", bytes(2 * 16000 * 3))
+    audio = upload(alice_api, path)
+
+    job = run_job(alice_api, {"operation": "transcribe", "input": audio["id"], "params": {}})
+
+    assert job["status"] == "succeeded", job["error"]
+    assert (job["result"]["words"], job["result"]["sentences"], job["result"]["text"]) == ([], [], "")
+    assert job["outputs"] == []
 
 
 @pytest.mark.parametrize(
