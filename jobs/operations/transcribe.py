@@ -1,6 +1,7 @@
 """transcribe: speech to timed words (see jobs.transcription), delivered as the job's result plus SRT and WebVTT
 files built from them."""
 
+import time
 from typing import Literal
 
 import ffmpeg
@@ -68,10 +69,15 @@ class Transcribe(Operation):
         ctx.ffmpeg(args, duration=source.duration, stage="extracting_audio", span=EXTRACT_SPAN)
 
         low = EXTRACT_SPAN[1]
-        ctx.set_stage("transcribing", progress=low)
+        ctx.set_stage("transcribing", progress=low, eta_seconds=None)
+        started = time.monotonic()
 
         def on_progress(fraction: float) -> None:
-            ctx._beat(progress=max(ctx.job.progress, round(low + (DECODE_END - low) * fraction, 1)))
+            """Beats the job (a cancel raises Cancelled here); the ETA once a tenth is done."""
+            elapsed = time.monotonic() - started
+            eta = round(elapsed * (1 - fraction) / fraction) if fraction >= 0.1 else None
+            progress = max(ctx.job.progress, round(low + (DECODE_END - low) * fraction, 1))
+            ctx._beat(progress=progress, eta_seconds=eta)
 
         engine = resolve(params.engine, subtitles=bool(params.subtitles))
         if engine == "subtitles":

@@ -49,16 +49,24 @@ def transcribe_audio(
     if problem := language_problem(name, language):
         raise MediaError("language_not_supported", problem)
     if name == "pocketsphinx":
-        return sphinx.transcribe(wav, on_progress)
-    if name == "whisper":
-        return whisper.transcribe(wav, language, on_progress)
-    if owner is None:
+        transcript = sphinx.transcribe(wav, on_progress)
+    elif name == "whisper":
+        transcript = whisper.transcribe(wav, language, on_progress)
+    elif owner is None:
         raise MediaError("no_credentials", "The openai engine needs the owner whose provider key it uses.")
-    return openai.transcribe(wav, language, owner, on_progress)
+    else:
+        transcript = openai.transcribe(wav, language, owner, on_progress)
+    return _done(transcript, on_progress)
 
 
 def transcribe_with_subtitles(
     wav: Path, subtitles: Path, *, language: str = "en", on_progress: Callable[[float], None] | None = None
 ) -> Transcript:
     """The words of the user's SRT/WebVTT file, timed against the audio (see jobs.transcription.subtitles)."""
-    return user_subtitles.transcribe(wav, subtitles, language, on_progress)
+    return _done(user_subtitles.transcribe(wav, subtitles, language, on_progress), on_progress)
+
+
+def _done(transcript: Transcript, on_progress: Callable[[float], None] | None) -> Transcript:
+    if on_progress is not None:
+        on_progress(1.0)
+    return transcript

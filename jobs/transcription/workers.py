@@ -56,6 +56,15 @@ class _Worker:
         except (BrokenPipeError, OSError):
             pass  # it died: its end of output reports the failure
 
+    def message(self, line: str) -> dict:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            raise MediaError("transcription_failed", "The speech decoder answered something that is not JSON.")
+        return message
+
     def failure(self) -> MediaError:
         self.proc.wait()
         self.stderr.seek(0)
@@ -91,11 +100,12 @@ def run_pool(
     total = sum(weights) or 1.0
     deadline = time.monotonic() + timeout
     reported = 0.0
-    workers = [_Worker(module, args, lines) for _ in range(count)]
+    workers: list[_Worker] = []
     try:
-        for worker in workers:
+        for _ in range(count):
+            workers.append(_Worker(module, args, lines))
             index = pending.pop(0)
-            worker.give(index, tasks[index])
+            workers[-1].give(index, tasks[index])
         running = len(workers)
         while running:
             try:
@@ -107,7 +117,7 @@ def run_pool(
                     raise worker.failure()
                 running -= 1
             elif worker is not None and line.strip():
-                message = json.loads(line)
+                message = worker.message(line)
                 if "progress" in message:
                     worker.progress = float(message["progress"])
                 else:
@@ -125,6 +135,4 @@ def run_pool(
     finally:
         for worker in workers:
             worker.close()
-    if on_progress is not None:
-        on_progress(1.0)
     return [answers[index] for index in range(len(tasks))]

@@ -3,6 +3,8 @@ carried onto the timed words, a refused key, and no key at all."""
 
 import pytest
 
+from jobs.transcription import openai
+from jobs.transcription.engines import transcribe_audio
 from keys.models import ProviderCredential
 from keys.services import provider_credential_create
 from tests.providers.fakes.openai import FakeOpenAI
@@ -76,3 +78,22 @@ def test_bobs_key_is_not_used_for_alices_job(alice_api, bob, run_job, openai_fak
     job = transcribe(alice_api, run_job, tone["id"])
 
     assert job["error"]["code"] == "no_credentials"
+
+
+def test_audio_over_the_upload_limit_goes_in_pieces_cut_at_pauses(alice, openai_fake, speech, monkeypatch):
+    """Each piece is sent on its own and its words are moved to where the piece starts in the file."""
+    monkeypatch.setattr(openai, "MAX_UPLOAD_BYTES", 100_000)
+    monkeypatch.setattr(openai, "PIECE_SECONDS", 8.0)
+    provider_credential_create(owner=alice[0], provider="openai", secret=FakeOpenAI.token)
+    reports: list[float] = []
+
+    transcript = transcribe_audio(speech.wav, engine="openai", owner=alice[0], on_progress=reports.append)
+
+    sent = openai_fake.transcribed
+    assert len(sent) >= 3
+    assert all(len(fields["file"]["data"]) < speech.wav.stat().st_size / 2 for fields in sent)
+    starts = [w.start for w in transcript.words if w.word == "Hello,"]
+    assert len(starts) == len(sent)
+    # a piece begins where the VAD found speech: near a sentence's start, never inside the silence before it
+    assert all(min(abs(start - 0.1 - spoken) for spoken in speech.starts) < 0.5 for start in starts)
+    assert reports[-1] == 1.0 and reports == sorted(reports)
