@@ -8,6 +8,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from compositions.highlights.reframe import CropPath, crop_filter
 from compositions.spec import CompositionSpec, ImageOverlay, Placement, TextOverlay
 from jobs.ffmpeg.filtergraph import drawtext_textfile, filter_path, filter_value
 from jobs.ffmpeg.inputs import input_options
@@ -168,6 +169,9 @@ class Graph:
         else:
             start, end = self.source_window(placed, key)
             video = video.filter("trim", start=start, end=end).filter("setpts", "PTS-STARTPTS")
+            if clip.reframe is not None:
+                frame = clip.reframe
+                video = crop_filter(video, CropPath(frame.width, frame.height, frame.points, "track"), self.workdir)
             if clip.speed != 1:
                 video = video.filter("setpts", f"PTS/{clip.speed}")
             video = self.fit(video.filter("fps", self.fps), clip.fit)

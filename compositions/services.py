@@ -12,7 +12,7 @@ from jobs.models import Job
 from jobs.operations.base import FieldError
 from jobs.selectors import assets_for
 from jobs.services.events import job_finished
-from jobs.services.jobs import JobSpec, jobs_create, params_errors
+from jobs.services.jobs import JobSpec, job_submit, jobs_create, params_errors
 from mediahub.errors import Conflict, InvalidInput
 from mediahub.idempotency import fingerprint, replay
 
@@ -43,6 +43,11 @@ def composition_validate(*, owner, body: dict) -> tuple[CompositionSpec, list]:
             errors[path] = [f"{asset_id} is {asset.kind}; this needs {' or '.join(kinds)}."]
         elif kinds == AUDIO_KINDS and not asset.has_audio:
             errors[path] = [f"{asset_id} has no audio."]
+    for index, clip in enumerate(spec.clips):
+        asset = found.get(clip.asset)
+        frame = clip.reframe
+        if frame and asset is not None and asset.width and (frame.width > asset.width or frame.height > asset.height):
+            errors[f"clips.{index}.reframe"] = [f"a {frame.width}×{frame.height} crop does not fit {asset.id}."]
     if errors:
         raise InvalidInput("The composition names unusable assets.", fields=errors)
     durations = {}
@@ -113,3 +118,24 @@ def composition_cancel(*, composition: Composition) -> Composition:
         raise Conflict("The render already finished.", code="job_finished")
     job_finished(job)
     return composition
+
+
+def clips_submit(
+    *, owner, asset_id: str, params: dict, priority: int = 0, webhook_url: str = "", idempotency_key: str = ""
+) -> tuple[Job, bool]:
+    """Queue a `highlights` job for the clips API; errors name the API's own fields (`count`, `captions.style`,
+    `input`), not the job's (`params.count`, `inputs.0`)."""
+    try:
+        return job_submit(
+            owner=owner,
+            operation="highlights",
+            inputs=[asset_id],
+            params=params,
+            priority=priority,
+            webhook_url=webhook_url,
+            idempotency_key=idempotency_key,
+        )
+    except InvalidInput as exc:
+        fields = {re.sub(r"^inputs\.0$", "input", path.removeprefix("params.")): messages
+                  for path, messages in exc.fields.items()}  # fmt: skip
+        raise InvalidInput(exc.message, fields=fields) from None

@@ -36,6 +36,28 @@ class Transition(Strict):
     duration: float = Field(0.5, gt=0, le=5)
 
 
+class Reframe(Strict):
+    """A moving crop of a video clip's source, applied before `fit` (highlight clips follow the speaker's face)."""
+
+    width: int = Field(ge=16, le=7680, description="Crop width in source pixels.")
+    height: int = Field(ge=16, le=4320, description="Crop height in source pixels.")
+    points: list[tuple[float, float, float]] = Field(
+        min_length=1,
+        max_length=20000,
+        description="[t, x, y]: the crop's top-left in source pixels t seconds after the clip's `in`, sorted by t; "
+        "linear between points, two points at one t are a jump.",
+    )
+
+    @model_validator(mode="after")
+    def _points(self):
+        times = [t for t, _, _ in self.points]
+        if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
+            raise FieldError("points", "must be sorted by time")
+        if any(value < 0 for point in self.points for value in point):
+            raise FieldError("points", "times and positions cannot be negative")
+        return self
+
+
 class Clip(Strict):
     asset: str | None = Field(None, max_length=32, description="A video (or image) asset id.")
     video_url: str | None = Field(None, max_length=2000, description="Fetched through the SSRF-checked importer.")
@@ -50,6 +72,7 @@ class Clip(Strict):
     fit: Literal["cover", "contain", "contain-blur", "stretch"] = "contain"
     ken_burns: bool = Field(False, description="Images: a slow zoom in.")
     transition: Transition | None = Field(None, description="Into the next clip.")
+    reframe: Reframe | None = Field(None, description="Videos: a crop that moves over time, before fit.")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -64,6 +87,8 @@ class Clip(Strict):
             raise FieldError("trim_end", "must be after in")
         if self.image and self.end_time is None and self.duration is None:
             raise FieldError("duration", "an image needs a duration or end_time")
+        if self.image and self.reframe:
+            raise FieldError("reframe", "reframe applies to video clips")
         return self
 
 
