@@ -7,9 +7,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from compositions.selectors import compositions_for, get_composition_for
-from compositions.serializers import CompositionOut, composition_payload
-from compositions.services import composition_cancel, composition_create, composition_delete, composition_preview
+from compositions.serializers import ClipsIn, CompositionOut, composition_payload
+from compositions.services import (
+    clips_submit,
+    composition_cancel,
+    composition_create,
+    composition_delete,
+    composition_preview,
+)
 from jobs.api import IDEMPOTENCY_KEY, idempotency_key
+from jobs.selectors import jobs_for
+from jobs.serializers import JobOut, job_payload
 from mediahub.errors import InvalidInput
 
 
@@ -65,3 +73,35 @@ class CompositionPreviewView(APIView):
     def post(self, request, composition_id):
         composition = composition_preview(composition=get_composition_for(request.user, composition_id))
         return Response(composition_payload(composition, request), status=status.HTTP_202_ACCEPTED)
+
+
+class ClipsView(generics.ListAPIView):
+    """Highlight clips: a `highlights` job whose result lists the clips."""
+
+    serializer_class = JobOut
+
+    def get_queryset(self):
+        return jobs_for(self.request.user).filter(operation="highlights")
+
+    @extend_schema(
+        request=ClipsIn,
+        responses={202: JobOut, 200: JobOut},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Cut the best short clips of a long video",
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidInput("Send the request as a JSON object.", fields={"non_field_errors": ["Not an object."]})
+        job_fields = ClipsIn(data={key: request.data[key] for key in ClipsIn.JOB_FIELDS if key in request.data})
+        job_fields.is_valid(raise_exception=True)
+        params = {key: value for key, value in request.data.items() if key not in ClipsIn.JOB_FIELDS}
+        job, created = clips_submit(
+            owner=request.user,
+            asset_id=job_fields.validated_data["input"],
+            params=params,
+            priority=job_fields.validated_data["priority"],
+            webhook_url=job_fields.validated_data["webhook_url"],
+            idempotency_key=idempotency_key(request),
+        )
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(job_payload(job, request), status=code)

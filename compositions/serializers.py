@@ -62,3 +62,19 @@ class CompositionOut(serializers.Serializer):
     preview = serializers.DictField(allow_null=True)
     spec = serializers.DictField()
     created_at = serializers.DateTimeField()
+
+
+class ClipsIn(serializers.Serializer):
+    """The clips body's job fields; every other field is a `highlights` param (GET /api/v1/operations)."""
+
+    input = serializers.CharField(max_length=32, help_text="The video asset (a talk, a podcast) to cut clips from.")
+    priority = serializers.IntegerField(min_value=0, max_value=9, required=False, default=0)
+    webhook_url = serializers.URLField(max_length=2000, required=False, default="")
+    count = serializers.IntegerField(required=False, default=3)
+    min_duration = serializers.FloatField(required=False, default=15)
+    max_duration = serializers.FloatField(required=False, default=60)
+    aspect_ratio = serializers.CharField(required=False, default="9:16")
+    captions = serializers.DictField(required=False, help_text='{"style": "bold"|"karaoke"|"minimal"|"boxed", …}')
+    language = serializers.CharField(required=False, default="en")
+
+    JOB_FIELDS = ("input", "priority", "webhook_url")

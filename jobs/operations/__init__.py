@@ -1,5 +1,6 @@
 """The operation registry: names → operations; the catalog endpoint is generated from it."""
 
+from compositions.highlights.operation import Highlights
 from compositions.render import Render
 from jobs.operations.analyze import Analyze
 from jobs.operations.audio import Audio
@@ -35,6 +36,7 @@ REGISTRY: dict[str, Operation] = {
         Quality(),
         Transcribe(),
         Render(),
+        Highlights(),
         Generate(),
     )
 }
