@@ -34,6 +34,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/", include("keys.page_urls")),
     path("compositions/", include("compositions.page_urls")),
+    path("clips/", include("compositions.clip_urls")),
     path("generate/", include("providers.page_urls")),
     path("", include("jobs.page_urls")),
 ]
