@@ -58,8 +58,12 @@ def punctuate(words: list[Word], text: str) -> list[Word]:
 def parse(body: dict, offset: float) -> list[Word]:
     """verbose_json → words (times from `offset`), confidences from their segment's average log-probability."""
     segments = [s for s in body.get("segments") or [] if isinstance(s, dict)]
+    items = body.get("words")
+    timed = isinstance(items, list) and all(isinstance(i, dict) and {"word", "start", "end"} <= set(i) for i in items)
+    if not timed:
+        raise MediaError("provider_error", "The transcription answer has no word timings (verbose_json words).")
     words = []
-    for item in body.get("words") or []:
+    for item in items:
         start, end = float(item["start"]), float(item["end"])
         middle = (start + end) / 2
         segment = next((s for s in segments if s.get("start", 0) <= middle <= s.get("end", 0)), {})

@@ -97,3 +97,13 @@ def test_audio_over_the_upload_limit_goes_in_pieces_cut_at_pauses(alice, openai_
     # a piece begins where the VAD found speech: near a sentence's start, never inside the silence before it
     assert all(min(abs(start - 0.1 - spoken) for spoken in speech.starts) < 0.5 for start in starts)
     assert reports[-1] == 1.0 and reports == sorted(reports)
+
+
+def test_an_answer_without_word_timings_fails_clearly(alice, alice_api, run_job, openai_fake, tone):
+    provider_credential_create(owner=alice[0], provider="openai", secret=FakeOpenAI.token)
+    openai_fake.transcription = {"text": "Hello, world."}  # what a server without word timestamps answers
+
+    job = transcribe(alice_api, run_job, tone["id"])
+
+    assert (job["status"], job["error"]["code"]) == ("failed", "provider_error")
+    assert "word timings" in job["error"]["message"]
