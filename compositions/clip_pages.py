@@ -1,6 +1,7 @@
 """Dashboard pages for highlight clips: the form, the list of highlight jobs, one job's clips as vertical
 previews, and "open as composition"."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -71,18 +72,19 @@ def _detail_page(request, job, error: str = "", status: int = 200):
 
 
 @login_required
-def clips_detail(request, job_id):
-    return _detail_page(request, _highlights_job_or_404(request.user, job_id))
+def clips_detail(request, clips_job_id):
+    return _detail_page(request, _highlights_job_or_404(request.user, clips_job_id))
 
 
 @login_required
 @require_POST
-def clip_compose(request, job_id, index: int):
+def clip_compose(request, clips_job_id, index: int):
     """A composition started from one clip's spec (same source, crop path and captions), rendered as usual."""
-    job = _highlights_job_or_404(request.user, job_id)
+    job = _highlights_job_or_404(request.user, clips_job_id)
     clips = (job.result or {}).get("clips", [])
     if not 1 <= index <= len(clips):
-        raise Http404("No such clip.")
+        messages.error(request, f"This job has no clip {index}.")
+        return redirect("clips:detail", job.id)
     try:
         composition, _ = composition_create(owner=request.user, body=clips[index - 1]["composition"])
     except AppError as exc:

@@ -88,6 +88,8 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
     assert composition.status_code == 202, composition.content
     generation = alice_api.post("/api/v1/generations", {"provider": "local", "prompt": "Isolation"}, format="json")
     assert generation.status_code == 202, generation.content
+    clips = alice_api.post("/api/v1/clips", {"input": asset["id"]}, format="json")
+    assert clips.status_code == 202, clips.content
     return {
         "asset": asset["id"],
         "job": job["id"],
@@ -98,6 +100,7 @@ def alice_objects(alice, alice_api, upload, clip_path, settings) -> dict:
         "credential": credential.json()["id"],
         "composition": composition.json()["id"],
         "generation": generation.json()["id"],
+        "clips_job": clips.json()["id"],
     }
 
 
@@ -113,8 +116,10 @@ def id_for(alice_objects) -> dict[str, str]:
         "credential_id": alice_objects["credential"],
         "composition_id": alice_objects["composition"],
         "generation_id": alice_objects["generation"],
+        "clips_job_id": alice_objects["clips_job"],
         "member": "index.m3u8",
         "action": "cancel",
+        "index": "1",
     }
 
 
@@ -128,8 +133,10 @@ BOGUS_IDS = {
     "credential_id": "pk_00000000000000000000",
     "composition_id": "cmp_00000000000000000000",
     "generation_id": "gen_00000000000000000000",
+    "clips_job_id": "job_00000000000000000000",
     "member": "index.m3u8",
     "action": "cancel",
+    "index": "1",
 }
 
 

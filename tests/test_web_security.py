@@ -91,7 +91,7 @@ def alice_job(alice, alice_api, upload, clip_path) -> Job:
 
 @pytest.fixture
 def route_values(alice_job) -> dict[str, str]:
-    return {"job_id": alice_job.id, "action": "cancel"}
+    return {"job_id": alice_job.id, "action": "cancel", "index": "1"}
 
 
 # --- CSRF ----------------------------------------------------------------------------------------------------

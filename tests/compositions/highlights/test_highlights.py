@@ -119,7 +119,8 @@ def test_clips_page_shows_scores_reasons_downloads_and_opens_a_clip_as_a_composi
         assert f"/api/v1/assets/{clip['captions'][kind]['id']}/content" in html
     assert stranger.get(f"/clips/{job_id}/").status_code == 404
     assert stranger.post(f"/clips/{job_id}/1/compose").status_code == 404
-    assert browser.post(f"/clips/{job_id}/2/compose").status_code == 404
+    missing = browser.post(f"/clips/{job_id}/2/compose", follow=True)
+    assert missing.redirect_chain == [(f"/clips/{job_id}/", 302)] and "has no clip 2" in missing.content.decode()
 
     spec = clip["composition"]
     assert spec["captions"]["asset"] == clip["captions"]["ass"]["id"]
