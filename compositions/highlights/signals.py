@@ -47,7 +47,10 @@ def measure(ctx, source, wav: Path, *, span: tuple[float, float]) -> Signals:
     measured = measured.filter("silencedetect", n=f"{SILENCE_DB}dB", d=SILENCE_SECONDS).filter("ebur128")
     analysis = [measured]
     if source.has_video:
-        analysis.append(stream.video.filter("scale", SCENE_WIDTH, -2).filter("scdet", threshold=SCENE_THRESHOLD))
+        # fast_bilinear: the same cuts and scores as bicubic at 160 px, and the analysis pass of a 1080p talk
+        # 1.46x faster (bench/highlights.py's talk: 40.8 → 27.8 s, a bare decode 26.7 s)
+        small = stream.video.filter("scale", SCENE_WIDTH, -2, flags="fast_bilinear")
+        analysis.append(small.filter("scdet", threshold=SCENE_THRESHOLD))
     outputs = ffmpeg.merge_outputs(
         ffmpeg.output(speech, str(wav), **{"c:a": "pcm_s16le"}),
         ffmpeg.output(*analysis, "-", format="null"),
