@@ -36,6 +36,7 @@ bench: setup
 	$(PY) bench/transcode_overhead.py
 	$(PY) bench/hls_ladder.py
 	$(PY) bench/composition_render.py
+	$(PY) bench/highlights.py
 
 clean:
 	rm -rf $(VENV) var
