@@ -1,22 +1,19 @@
 """A job's life through the API and the services: progress, cancel, crash recovery, retry, idempotency, lists."""
 
-import contextlib
-import os
-import signal
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from jobs.models import Asset, Job, JobInput
 from jobs.operations.transcode import TranscodeParams
 from jobs.realtime import JobEvents
-from jobs.services.jobs import jobs_recover_stale, jobs_run_next
+from jobs.services.jobs import jobs_recover_stale
 from tests.jobs.test_runner import ffmpeg_processes
+from tests.workers import wait_for, worker_thread
 
 FAST = {"preset": "ultrafast", "width": 160}
 
@@ -127,33 +124,11 @@ def queued_job(owner, asset_id: str, params: dict) -> Job:
     return job
 
 
-def wait_for(condition, timeout: float, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    return condition()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_cancel_stops_ffmpeg_and_marks_job_cancelled(alice, alice_api, upload, long_clip_path, settings):
     asset = upload(alice_api, long_clip_path)
     job = queued_job(alice[0], asset["id"], {"format": "webm", "video_codec": "vp9", "preset": "veryslow"})
-    crashed: list[BaseException] = []
-
-    def worker():
-        try:
-            jobs_run_next()
-        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
-            crashed.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    try:
+    with worker_thread(lambda: ffmpeg_processes(job.id)) as worker:
         assert wait_for(lambda: ffmpeg_processes(job.id), timeout=20), "FFmpeg never started"
         assert wait_for(lambda: Job.objects.get(id=job.id).stage == "transcoding", timeout=5)
         time.sleep(0.5)  # let it encode for a moment
@@ -162,19 +137,12 @@ def test_cancel_stops_ffmpeg_and_marks_job_cancelled(alice, alice_api, upload, l
         response = alice_api.post(f"/api/v1/jobs/{job.id}/cancel")
         assert response.status_code == 200, response.content
         assert response.json()["status"] == "cancelled"
-        thread.join(timeout=5)
+        assert worker.stopped(timeout=5), "the worker is still running after the cancel"
         stopped = time.monotonic() - asked
-        assert not thread.is_alive(), "the worker is still running after the cancel"
         assert stopped < 2.0, f"the worker took {stopped:.2f} s to stop"
         assert ffmpeg_processes(job.id) == []
-    finally:
-        if thread.is_alive():  # leave no encoder behind whatever failed above
-            for pid in ffmpeg_processes(job.id):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            thread.join(timeout=5)
 
-    assert crashed == []
+    assert worker.crashed == []
     job.refresh_from_db()
     assert job.status == "cancelled"
     assert not Asset.objects.filter(job=job).exists()
