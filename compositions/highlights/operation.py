@@ -21,7 +21,7 @@ from compositions.spec import ASPECTS, CompositionSpec, Output, place_clips
 from jobs.ffmpeg.errors import MediaError
 from jobs.operations.base import FieldError, Operation, Outcome, OutputFile, Params
 from jobs.operations.filters import source_shape
-from jobs.transcription.engines import transcribe_audio
+from jobs.transcription.engines import audio_problems, setup_problem, transcribe_audio
 
 FACE_FPS = 4  # frames per second the face tracker sees
 FACE_WIDTH = 480  # px: faces in a talk's wide shot are still 40+ px tall at this width
@@ -63,11 +63,15 @@ class Highlights(Operation):
     description = "Cut the best short clips of a long talk: transcribed, scored, reframed to the face, captioned."
     params_model = HighlightsParams
 
+    def check_inputs(self, assets: list, params: HighlightsParams) -> dict[str, list[str]]:
+        """Also the speech: an input without audio, or a recogniser this server cannot run, is a 400 at submit."""
+        errors = audio_problems(assets) | super().check_inputs(assets, params)
+        if problem := setup_problem(params.engine, params.language):
+            errors[f"params.{problem[0]}"] = [problem[1]]
+        return errors
+
     def run(self, ctx, params: HighlightsParams) -> Outcome:
         source = ctx.inputs[0]
-        self.require_video(source)
-        if not source.has_audio:
-            raise MediaError("no_audio_stream", "Highlights are chosen from speech: the input has no audio stream.")
         timings: dict[str, float] = {}
         clock = time.monotonic()
         signals = measure(ctx, source, ctx.workdir / "speech.wav", span=ANALYZE)

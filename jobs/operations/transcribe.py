@@ -10,7 +10,14 @@ from pydantic import Field, model_validator
 from jobs.operations.base import FieldError, Operation, Outcome, OutputFile, Params
 from jobs.transcription import whisper
 from jobs.transcription.cues import cues, write_subtitles
-from jobs.transcription.engines import language_problem, resolve, transcribe_audio, transcribe_with_subtitles
+from jobs.transcription.engines import (
+    audio_problems,
+    language_problem,
+    resolve,
+    setup_problem,
+    transcribe_audio,
+    transcribe_with_subtitles,
+)
 
 EXTRACT_SPAN = (0.0, 5.0)  # progress while FFmpeg extracts the audio (fast: it only decodes audio)
 DECODE_END = 99.0
@@ -50,15 +57,9 @@ class Transcribe(Operation):
 
     def check_inputs(self, assets: list, params: TranscribeParams) -> dict[str, list[str]]:
         """Also what depends on this server: whether whisper is set up, and what `auto` then stands for."""
-        errors = super().check_inputs(assets, params)
-        for index, asset in enumerate(assets):
-            if f"inputs.{index}" not in errors and not asset.has_audio:
-                errors[f"inputs.{index}"] = [f"{asset.id}: input has no audio stream."]
-        engine = resolve(params.engine, subtitles=bool(params.subtitles))
-        if engine == "whisper" and (problem := whisper.problem()):
-            errors["params.engine"] = [problem]
-        elif problem := language_problem(engine, params.language):
-            errors["params.language"] = [problem]
+        errors = audio_problems(assets) | super().check_inputs(assets, params)
+        if problem := setup_problem(params.engine, params.language, subtitles=bool(params.subtitles)):
+            errors[f"params.{problem[0]}"] = [problem[1]]
         return errors
 
     def run(self, ctx, params: TranscribeParams) -> Outcome:

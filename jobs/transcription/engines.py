@@ -32,6 +32,23 @@ def language_problem(engine: str, language: str) -> str | None:
     return None
 
 
+def setup_problem(engine: str, language: str, *, subtitles: bool = False) -> tuple[str, str] | None:
+    """(param, why) when this server cannot run `engine` (as `auto` resolves here) for `language`; else None.
+    Operations check it at submit, so a job that could only fail is a 400 instead."""
+    name = resolve(engine, subtitles=subtitles)
+    if name == "whisper" and (problem := whisper.problem()):
+        return "engine", problem
+    if problem := language_problem(name, language):
+        return "language", problem
+    return None
+
+
+def audio_problems(assets: list) -> dict[str, list[str]]:
+    """Field errors (`inputs.N`) for inputs without an audio stream: there is no speech to transcribe."""
+    return {f"inputs.{i}": [f"{asset.id}: input has no audio stream."] for i, asset in enumerate(assets)
+            if not asset.has_audio}  # fmt: skip
+
+
 def transcribe_audio(
     wav: Path,
     *,
