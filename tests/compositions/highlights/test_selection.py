@@ -1,5 +1,3 @@
-import time
-
 import pytest
 
 from compositions.highlights import topics
@@ -213,12 +211,11 @@ def test_tfidf_fallback_selects_too(monkeypatch):
     assert len(clips) == 3
 
 
-def test_ten_minute_talk_selects_in_well_under_two_seconds():
+def test_a_ten_minute_talk_gives_the_clips_asked_for():
+    """At the benchmark's scale (its time is measured by bench/highlights.py, not here)."""
     sentences = [" ".join([*s.rstrip(".").split()[:9], f"{k}."]) for k in range(8) for s in THREE_TOPICS][:150]
     transcript = make_transcript(sentences)
     assert len(transcript.sentences) == 150 and len(transcript.words) == 1500 and transcript.words[-1].end > 600
     signals = make_signals(transcript)
-    started = time.perf_counter()
     clips = pick(transcript, signals, count=5, min_duration=20.0, max_duration=60.0)
-    assert time.perf_counter() - started < 1.5  # measured 0.05–0.1 s warm, 0.5 s with the model load
     assert len(clips) == 5

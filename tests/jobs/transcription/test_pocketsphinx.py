@@ -1,9 +1,11 @@
 """The pocketsphinx engine on flite speech: accuracy against the script, sentence starts, clean words, the VAD's
 last segment, parallel worker processes, progress, cancel and language errors.
 
-Measure WER and speed: .venv/bin/python -m pytest tests/jobs/transcription/test_pocketsphinx.py -q -s -k measured
+Print the WER: .venv/bin/python -m pytest tests/jobs/transcription/test_pocketsphinx.py -q -s -k measured
+(speed is measured by bench/highlights.py, not here)
 """
 
+import os
 import shutil
 import time
 import wave
@@ -26,26 +28,23 @@ MAX_START_ERROR = 0.3
 
 @pytest.fixture(scope="module")
 def decoded(speech):
-    """The script transcribed once: (transcript, seconds taken, progress fractions reported)."""
+    """The script transcribed once: (transcript, progress fractions reported)."""
     reports: list[float] = []
-    started = time.monotonic()
     transcript = transcribe_audio(speech.wav, on_progress=reports.append)
-    return transcript, time.monotonic() - started, reports
+    return transcript, reports
 
 
-def test_measured_word_error_rate_and_speed(decoded, speech):
-    transcript, seconds, _ = decoded
+def test_measured_word_error_rate(decoded, speech):
+    transcript, _ = decoded
     error_rate = jiwer.wer(speech.text, transcript.text)
-    rtf = seconds / speech.duration
-    print(f"\nWER {error_rate:.3f}, {speech.duration:.1f} s of speech in {seconds:.2f} s: real-time factor {rtf:.3f}")
-    print(f"heard: {transcript.text}")
+    print(f"\nWER {error_rate:.3f}; heard: {transcript.text}")
     assert error_rate <= MAX_WER
     assert transcript.engine == "pocketsphinx"
     assert transcript.duration == pytest.approx(speech.duration, abs=0.01)
 
 
 def test_each_sentence_starts_when_it_is_spoken(decoded, speech):
-    transcript, _, _ = decoded
+    transcript, _ = decoded
 
     assert len(transcript.sentences) == len(SCRIPT), [s.text for s in transcript.sentences]
     for sentence, start in zip(transcript.sentences, speech.starts, strict=True):
@@ -53,7 +52,7 @@ def test_each_sentence_starts_when_it_is_spoken(decoded, speech):
 
 
 def test_words_are_timed_in_order_and_carry_no_decoder_tokens(decoded, speech):
-    transcript, _, _ = decoded
+    transcript, _ = decoded
     words = transcript.words
 
     assert words[words.index(next(w for w in words if w.word == "market")) - 2].word == "to"  # was to(2)
@@ -73,7 +72,7 @@ def test_decoder_tokens_become_words_or_nothing(token, word):
 
 
 def test_progress_is_reported_in_order_up_to_one(decoded):
-    _, _, reports = decoded
+    _, reports = decoded
 
     assert reports and reports[-1] == 1.0
     assert reports == sorted(reports)
@@ -134,7 +133,7 @@ def test_a_cancel_kills_every_decoder_process(speech, tmp_path):
     with pytest.raises(Cancelled):
         transcribe_audio(wav, on_progress=cancel_once_decoding)
 
-    assert len(seen[0]) == 2  # both cores' decoders were running (this machine has 2)
+    assert len(seen[0]) == min(2, os.cpu_count() or 1)  # a decoder per core was running (the speech has 3 chunks)
     assert time.monotonic() - started < 2.0
     assert worker_processes(str(wav)) == []
 
