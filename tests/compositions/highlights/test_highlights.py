@@ -117,6 +117,7 @@ def test_clips_page_shows_scores_reasons_downloads_and_opens_a_clip_as_a_composi
     assert clip["reason"] in html and f">{round(clip['score'])}<" in html
     for kind in ("srt", "vtt", "ass"):
         assert f"/api/v1/assets/{clip['captions'][kind]['id']}/content" in html
+    assert f'href="/clips/{job_id}/" id="clips-link"' in browser.get(f"/jobs/{job_id}/").content.decode()
     assert stranger.get(f"/clips/{job_id}/").status_code == 404
     assert stranger.post(f"/clips/{job_id}/1/compose").status_code == 404
     missing = browser.post(f"/clips/{job_id}/2/compose", follow=True)
