@@ -25,6 +25,7 @@ class ClipsForm(forms.Form):
     max_words = forms.IntegerField(min_value=1, max_value=8, initial=3, label="Words per caption line")
     title = forms.CharField(max_length=120, required=False, label="Title (drawn for the first 4 s)")
     remove_fillers = forms.BooleanField(required=False, label="Cut um and uh")
+    max_silence = forms.FloatField(min_value=0.2, max_value=5, required=False, label="Shorten pauses to (s)")
 
     def __init__(self, *args, assets=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,6 +45,8 @@ class ClipsForm(forms.Form):
         }
         if data["title"].strip():
             params["title"] = data["title"].strip()
+        if data["max_silence"] is not None:
+            params["max_silence"] = data["max_silence"]
         return params
 
     def add_service_errors(self, exc) -> None:

@@ -75,6 +75,9 @@ def test_clips_are_vertical_captioned_and_cut_between_words(
         vtt = pysubs2.SSAFile.from_string(fetch_output(clip["captions"]["vtt"]).read_text())
         ass = fetch_output(clip["captions"]["ass"]).read_text()
         assert len(srt) == len(vtt) >= 2 and "PlayResY: 1920" in ass
+        # The first caption appears when the clip's first sentence is spoken (the clip starts in the pause).
+        spoken_at = next(start for start, end in spoken if end > clip["start"])
+        assert clip["start"] + srt[0].start / 1000 == pytest.approx(spoken_at, abs=0.3)
         assert srt[-1].end / 1000 <= clip["duration"] + 0.05
         # The face stays in the middle of the vertical frame (the crop follows it).
         for frame in gray_frames(video, [1.0, clip["duration"] - 1.0]):
@@ -90,7 +93,7 @@ def test_clips_are_vertical_captioned_and_cut_between_words(
 
 
 def test_clips_page_shows_scores_reasons_downloads_and_opens_a_clip_as_a_composition(
-    alice, bob, upload, alice_api, talk, django_capture_on_commit_callbacks
+    alice, bob, upload, alice_api, talk, fetch_output, django_capture_on_commit_callbacks
 ):
     """The dashboard form starts the job; the job page shows each clip as a vertical preview with its score, reason
     and files; "open as composition" starts a composition from the clip's spec (source, crop path, ASS captions)."""
@@ -99,7 +102,7 @@ def test_clips_page_shows_scores_reasons_downloads_and_opens_a_clip_as_a_composi
     stranger.force_login(bob[0])
     asset = upload(alice_api, talk.path)
     form = {"asset": asset["id"], "count": 1, "min_duration": 8, "max_duration": 14, "aspect_ratio": "9:16",
-            "style": "boxed", "max_words": 2, "title": "Coffee facts"}  # fmt: skip
+            "style": "boxed", "max_words": 2, "title": "Coffee facts", "max_silence": 0.3}  # fmt: skip
     assert browser.post("/clips/", {**form, "max_duration": 5}).status_code == 400
     with django_capture_on_commit_callbacks(execute=True):
         response = browser.post("/clips/", form)
@@ -109,6 +112,13 @@ def test_clips_page_shows_scores_reasons_downloads_and_opens_a_clip_as_a_composi
     assert job["status"] == "succeeded", job["error"]
     assert job["params"]["captions"] == {"style": "boxed", "max_words": 2, "burn": True, "position": "lower"}
     (clip,) = job["result"]["clips"]
+    # The 0.6 s pauses between its sentences are shortened to 0.3 s: one span of the source per sentence.
+    spans = clip["composition"]["clips"]
+    sentences = [s for s in talk.sentences if clip["start"] <= s[0] and s[1] <= clip["end"]]
+    assert len(spans) == len(sentences) >= 2
+    # (the recogniser's word ends fall a little before the sound's, so its pauses are a little longer than 0.6 s)
+    assert clip["duration"] == pytest.approx(clip["end"] - clip["start"] - 0.3 * (len(sentences) - 1), abs=0.3)
+    assert float(probe(fetch_output(clip["video"]))["format"]["duration"]) == pytest.approx(clip["duration"], abs=0.1)
 
     page = browser.get(f"/clips/{job_id}/")
     assert page.status_code == 200
