@@ -2,14 +2,13 @@
 files to deliver, one cue per line of words. Words are user content: they never become tags or cue syntax."""
 
 import html
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pysubs2
 
-from jobs.transcription.transcript import SENTENCE_PAUSE, Word
+from jobs.transcription.transcript import SENTENCE_PAUSE, Word, ends_sentence
 
 # Short-video apps draw their UI over the bottom ~20% and the right ~15% of the picture: captions sit above it.
 MARGIN_LEFT, MARGIN_RIGHT = 0.08, 0.15  # shares of the width
@@ -17,7 +16,6 @@ MARGIN_BOTTOM = 0.28  # share of the height below the captions' bottom edge ("lo
 POSITIONS = {"lower": pysubs2.Alignment.BOTTOM_CENTER, "middle": pysubs2.Alignment.MIDDLE_CENTER}
 # A line never spans a pause that would end a sentence.
 LINE_PAUSE = SENTENCE_PAUSE
-_SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
 _JOINER = "\u2060"  # WORD JOINER: invisible, and it keeps `\N`, `{\`, `<i` and `->` from forming
 
 
@@ -99,7 +97,7 @@ def group_lines(words: Sequence[Word], *, max_words: int, fits) -> list[list[Wor
         if (
             line
             and len(line) < max_words
-            and not _SENTENCE_END.search(clean(line[-1].word))
+            and not ends_sentence(clean(line[-1].word))
             and word.start - line[-1].end < LINE_PAUSE
             and fits([w.word for w in line] + [word.word])
         ):

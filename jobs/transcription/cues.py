@@ -1,13 +1,10 @@
 """Subtitle cues from timed words, and the SRT / WebVTT files written from them (pysubs2)."""
 
-import re
 from pathlib import Path
 
 import pysubs2
 
-from jobs.transcription.transcript import SENTENCE_PAUSE, Word
-
-_END = re.compile(r"[.!?…]['\")\]]*$")
+from jobs.transcription.transcript import SENTENCE_PAUSE, Word, ends_sentence
 
 Cue = tuple[float, float, str]  # start, end (seconds), text
 
@@ -22,7 +19,7 @@ def cues(words: list[Word], *, max_words: int = 7, max_seconds: float = 3.5) -> 
             len(group) >= max_words
             or word.end - group[0].start > max_seconds
             or word.start - group[-1].end >= SENTENCE_PAUSE
-            or _END.search(group[-1].word)
+            or ends_sentence(group[-1].word)
         ):
             result.append(_cue(group))
             group = []

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.db.models import F
 
 from jobs.ffmpeg.errors import MediaError
-from jobs.transcription.transcript import Transcript, Word
+from jobs.transcription.transcript import Transcript, Word, ends_sentence
 from jobs.transcription.vad import SAMPLE_RATE, chunks, read_wav, speech_segments, wav_duration
 from keys.models import ProviderCredential
 from providers.adapters import get_adapter
@@ -25,7 +25,6 @@ MAX_UPLOAD_BYTES = 25 * 2**20
 PIECE_SECONDS = 600.0
 REQUEST_TIMEOUT = 600.0
 _NORMAL = re.compile(r"[^\w']+")
-_END = re.compile(r"[.!?…]['\")\]]*$")
 
 
 def credential_for(owner) -> ProviderCredential:
@@ -154,7 +153,7 @@ def transcribe(wav: Path, language: str, owner, on_progress: Callable[[float], N
             except ProviderError as exc:
                 raise provider_failure(credential, exc) from None
             words += parse(body, offset)
-    punctuated = any(_END.search(word.word) for word in words)
+    punctuated = any(ends_sentence(word.word) for word in words)
     return Transcript(words, language=language, engine="openai", duration=duration, punctuated=punctuated)
 
 

@@ -9,14 +9,13 @@ import pysubs2
 
 from jobs.ffmpeg.errors import MediaError
 from jobs.transcription import sphinx
-from jobs.transcription.transcript import Transcript, Word
+from jobs.transcription.transcript import Transcript, Word, ends_sentence
 from jobs.transcription.vad import wav_duration
 
 # Alignment looks this far either side of a cue: subtitle timings are often a little early or late.
 ALIGN_PADDING = 0.2
 ALIGNED_LANGUAGES = ("en",)  # the acoustic model that ships with pocketsphinx
 _SPOKEN = re.compile(r"[^a-z0-9']+")
-_END = re.compile(r"[.!?…]['\")\]]*$")
 
 Cue = tuple[float, float, list[str]]
 
@@ -87,5 +86,5 @@ def transcribe(
             words += spread(start, end, tokens)
         else:  # the aligner's words are the spoken forms, in order: show the cue's own
             words += [Word(token, w.start, w.end, w.confidence) for token, w in zip(tokens, timed, strict=True)]
-    punctuated = any(_END.search(word.word) for word in words)
+    punctuated = any(ends_sentence(word.word) for word in words)
     return Transcript(words, language=language, engine="subtitles", duration=duration, punctuated=punctuated)

@@ -11,6 +11,11 @@ MAX_SENTENCE_SECONDS = 12.0
 _END = re.compile(r"[.!?…]['\")\]]*$")
 
 
+def ends_sentence(text: str) -> bool:
+    """Whether a word ends with sentence-final punctuation (a closing quote or bracket may follow it)."""
+    return bool(_END.search(text))
+
+
 @dataclass
 class Word:
     word: str
@@ -90,7 +95,7 @@ def split_sentences(words: list[Word], *, punctuated: bool) -> list[Sentence]:
         if following is None:
             ends = True
         elif punctuated:
-            ends = bool(_END.search(word.word))
+            ends = ends_sentence(word.word)
         else:
             pause = following.start - word.end
             ends = pause >= SENTENCE_PAUSE or following.end - words[first].start > MAX_SENTENCE_SECONDS
