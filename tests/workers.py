@@ -1,4 +1,5 @@
-"""A job run the way a worker runs it, in a thread of the test, so that the test can cancel it midway."""
+"""A job run the way a worker runs it, in a thread of the test, so that the test can cancel it midway, and the
+processes it starts found by their command lines."""
 
 import contextlib
 import os
@@ -6,10 +7,28 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from django.db import connection
 
 from jobs.services.jobs import jobs_run_next
+
+
+def live_processes(marker: str, program: str = "") -> list[int]:
+    """Pids of live processes (zombies are dead: not counted) other than this one whose command line holds
+    `marker` and, when given, starts with `program`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cmdline.startswith(program) and marker in cmdline and state != "Z":
+            pids.append(int(entry.name))
+    return pids
 
 
 def wait_for(condition, timeout: float, step: float = 0.05):

@@ -12,6 +12,7 @@ import pytest
 from jobs.ffmpeg.errors import Cancelled, MediaError
 from jobs.ffmpeg.progress import Progress
 from jobs.ffmpeg.runner import run_ffmpeg
+from tests.workers import live_processes
 
 
 def feed(progress: Progress, text: str) -> Progress:
@@ -108,19 +109,8 @@ def test_progress_eta_is_remaining_share_of_elapsed_time():
 
 
 def ffmpeg_processes(marker: str) -> list[int]:
-    """Pids of live FFmpeg processes whose command line holds `marker` (zombies are dead: not counted)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if cmdline.startswith(b"ffmpeg") and marker.encode() in cmdline and state != "Z":
-            pids.append(int(entry.name))
-    return pids
+    """Pids of live FFmpeg processes whose command line holds `marker`."""
+    return live_processes(marker, program="ffmpeg")
 
 
 def endless(marker: str) -> list[str]:

@@ -1,7 +1,6 @@
 """Speech made with FFmpeg's flite voice: each sentence spoken alone and joined with known silences, so every
 sentence's true start is known (the join's offset plus where the voice's own output turns loud)."""
 
-import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.media import ffmpeg
+from tests.workers import live_processes
 
 SCRIPT = (
     "the quick brown fox jumps over the lazy dog",
@@ -80,15 +80,4 @@ def speech(media_dir) -> Speech:
 
 def worker_processes(marker: str) -> list[int]:
     """Pids of live processes whose command line names `marker` (a decoder worker and the WAV it reads)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
-        except (OSError, StopIteration):
-            continue
-        if marker in cmdline and "zombie" not in state and int(entry.name) != os.getpid():
-            pids.append(int(entry.name))
-    return pids
+    return live_processes(marker)
