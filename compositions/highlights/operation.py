@@ -5,6 +5,8 @@ The input is decoded once in full (speech, silences, loudness, shot cuts); after
 stretches are read again: at 4 frames per second for the face tracker, then for their render."""
 
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal
 
 import ffmpeg
@@ -28,6 +30,16 @@ FACE_WIDTH = 480  # px: faces in a talk's wide shot are still 40+ px tall at thi
 TITLE_SECONDS = 4.0
 # Progress: analysis and transcription of the whole input, then the clips share the rest.
 ANALYZE, TRANSCRIBE, SELECT = (0.0, 12.0), (12.0, 45.0), 46.0
+
+
+@contextmanager
+def timed(timings: dict[str, float], stage: str):
+    """Adds the seconds the block takes to `timings[stage]` (the result's per-stage figures)."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.monotonic() - began
 
 
 class CaptionOptions(Params):
@@ -71,73 +83,41 @@ class Highlights(Operation):
         return errors
 
     def run(self, ctx, params: HighlightsParams) -> Outcome:
-        source = ctx.inputs[0]
+        source, wav = ctx.inputs[0], ctx.workdir / "speech.wav"
         timings: dict[str, float] = {}
-        clock = time.monotonic()
-        signals = measure(ctx, source, ctx.workdir / "speech.wav", span=ANALYZE)
-        timings["analyzing"], clock = time.monotonic() - clock, time.monotonic()
-
+        with timed(timings, "analyzing"):
+            signals = measure(ctx, source, wav, span=ANALYZE)
         low, high = TRANSCRIBE
         ctx.set_stage("transcribing", progress=low)
-        transcript = transcribe_audio(
-            ctx.workdir / "speech.wav",
-            engine=params.engine,
-            language=params.language,
-            owner=ctx.job.owner,
-            on_progress=lambda done: ctx.set_stage("transcribing", progress=round(low + (high - low) * done, 1)),
-        )
-        timings["transcribing"], clock = time.monotonic() - clock, time.monotonic()
-
+        with timed(timings, "transcribing"):
+            transcript = transcribe_audio(
+                wav,
+                engine=params.engine,
+                language=params.language,
+                owner=ctx.job.owner,
+                on_progress=lambda done: ctx.set_stage("transcribing", progress=round(low + (high - low) * done, 1)),
+            )
         ctx.set_stage("selecting", progress=high)
-        picked = pick_highlights(
-            transcript, signals, count=params.count, min_duration=params.min_duration, max_duration=params.max_duration
-        )
-        timings["selecting"] = time.monotonic() - clock
+        with timed(timings, "selecting"):
+            picked = pick_highlights(
+                transcript, signals, count=params.count, min_duration=params.min_duration,
+                max_duration=params.max_duration,
+            )  # fmt: skip
         if not picked:
             raise MediaError("no_highlights", no_highlights_reason(transcript, signals, params))
 
-        output = Output(resolution=params.resolution, aspect_ratio=params.aspect_ratio, quality=params.quality)
         files: list[OutputFile] = []
         clips = []
         share = (99.0 - SELECT) / len(picked)
-        timings["reframing"] = timings["rendering"] = 0.0
         for number, highlight in enumerate(picked, 1):
             first = SELECT + share * (number - 1)
-            clock = time.monotonic()
-            path = self.reframe(ctx, source, highlight, signals, params, span=(first, first + share * 0.2))
-            timings["reframing"] += time.monotonic() - clock
-            clock = time.monotonic()
-            edit = plan_edit(
-                transcript.words,
-                highlight.start,
-                highlight.end,
-                remove_fillers=params.remove_fillers,
-                max_silence=params.max_silence,
-            )
-            names, written = self.write_captions(ctx, edit, output, params, number)
-            spec = composition_spec(source, highlight, edit, path, output, params, names["ass"], number)
-            video = ctx.output_path(f"clip-{number}.mp4")
-            total = self.render(ctx, source, spec, video, written if params.captions.burn else None,
-                                span=(first + share * 0.2, first + share))  # fmt: skip
-            timings["rendering"] += time.monotonic() - clock
-            files += [OutputFile(video, video.name), *written_files(written, names)]
-            clips.append(
-                {
-                    "index": number,
-                    "start": round(highlight.start, 3),
-                    "end": round(highlight.end, 3),
-                    "duration": round(total, 3),
-                    "score": highlight.score,
-                    "reason": highlight.reason,
-                    "text": highlight.text,
-                    "features": highlight.features,
-                    "topic": highlight.topic,
-                    "layout": path.layout,
-                    "video": video.name,
-                    "captions": names,
-                    "composition": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
-                }
-            )
+            with timed(timings, "reframing"):
+                path = self.reframe(ctx, source, highlight, signals, params, span=(first, first + share * 0.2))
+            with timed(timings, "rendering"):
+                clip, written = self.clip(ctx, source, transcript, highlight, path, params, number,
+                                          span=(first + share * 0.2, first + share))  # fmt: skip
+            files += written
+            clips.append(clip)
         result = {
             "engine": transcript.engine,
             "language": transcript.language,
@@ -147,6 +127,38 @@ class Highlights(Operation):
             "timings": {stage: round(seconds, 2) for stage, seconds in timings.items()},
         }
         return Outcome(files=files, result=result)
+
+    def clip(self, ctx, source, transcript, highlight: Highlight, path: CropPath, params, number: int, span):
+        """One clip: its edit, its caption files and its render; (its result entry, the files it wrote)."""
+        output = Output(resolution=params.resolution, aspect_ratio=params.aspect_ratio, quality=params.quality)
+        edit = plan_edit(
+            transcript.words,
+            highlight.start,
+            highlight.end,
+            remove_fillers=params.remove_fillers,
+            max_silence=params.max_silence,
+        )
+        captions = self.write_captions(ctx, edit, output, params, number)
+        spec = composition_spec(source, highlight, edit, path, output, params, captions["ass"].name, number)
+        video = ctx.output_path(f"clip-{number}.mp4")
+        total = self.render(ctx, source, spec, video, captions["ass"] if params.captions.burn else None, span)
+        entry = {
+            "index": number,
+            "start": round(highlight.start, 3),
+            "end": round(highlight.end, 3),
+            "duration": round(total, 3),
+            "score": highlight.score,
+            "reason": highlight.reason,
+            "text": highlight.text,
+            "features": highlight.features,
+            "topic": highlight.topic,
+            "layout": path.layout,
+            "video": video.name,
+            "captions": {kind: file.name for kind, file in captions.items()},
+            "composition": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        written = [OutputFile(video, video.name), *(OutputFile(file, file.name) for file in captions.values())]
+        return entry, written
 
     @staticmethod
     def reframe(ctx, source, highlight: Highlight, signals: Signals, params: HighlightsParams, span) -> CropPath:
@@ -168,8 +180,8 @@ class Highlights(Operation):
         return plan_crop(timed, source_size=(shape.width, shape.height), aspect=ASPECTS[params.aspect_ratio], cuts=cuts)
 
     @staticmethod
-    def write_captions(ctx, edit: Edit, output: Output, params: HighlightsParams, number: int):
-        """The clip's captions as ASS (what is burned), SRT and WebVTT files: {format: file name}, {format: path}."""
+    def write_captions(ctx, edit: Edit, output: Output, params: HighlightsParams, number: int) -> dict[str, Path]:
+        """The clip's captions as SRT, WebVTT and ASS (what is burned) files, by format."""
         files = caption_files(
             edit.words,
             style=params.captions.style,
@@ -177,20 +189,20 @@ class Highlights(Operation):
             max_words=params.captions.max_words,
             position=params.captions.position,
         )
-        names, written = {}, {}
+        written = {}
         for kind, text in (("srt", files.srt), ("vtt", files.vtt), ("ass", files.ass)):
-            path = ctx.output_path(f"clip-{number}.{kind}")
-            path.write_text(text, encoding="utf-8")
-            names[kind], written[kind] = path.name, path
-        return names, written
+            written[kind] = ctx.output_path(f"clip-{number}.{kind}")
+            written[kind].write_text(text, encoding="utf-8")
+        return written
 
     @staticmethod
-    def render(ctx, source, spec: CompositionSpec, out, captions: dict | None, span) -> float:
+    def render(ctx, source, spec: CompositionSpec, out: Path, captions: Path | None, span) -> float:
+        """The clip's composition in one FFmpeg pass; its duration."""
         sources = {source.id: Source(ctx.local_path(source), source.duration, source.has_audio, "video")}
         keys = [source.id] * len(spec.clips)
         placed = place_clips(spec, dict.fromkeys(range(len(keys)), source.duration))
         graph = Graph(spec, sources, ctx.workdir)
-        args, total = graph.command(placed, keys, out, captions["ass"] if captions else None)
+        args, total = graph.command(placed, keys, out, captions)
         ctx.ffmpeg(args, duration=total, stage="rendering", span=span)
         return total
 
@@ -215,10 +227,6 @@ class Highlights(Operation):
             for clip in result.get("clips", [])
         ]
         return {**result, "clips": clips}
-
-
-def written_files(written: dict, names: dict) -> list[OutputFile]:
-    return [OutputFile(written[kind], names[kind]) for kind in ("srt", "vtt", "ass")]
 
 
 def span_points(path: CropPath, offset: float, length: float) -> list[tuple[float, float, float]]:
