@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from keys.services import apikey_create
 from tests.media import make_clip, make_tone
+from tests.providers.fakes.openai import FakeOpenAI
 from tests.receiver import Receiver
 
 
@@ -66,6 +67,22 @@ def long_clip_path(media_dir) -> Path:
 def alice_clip(alice_api, upload, clip_path) -> dict:
     """Alice's upload of `clip_path`."""
     return upload(alice_api, clip_path)
+
+
+@pytest.fixture(scope="session")
+def provider_video(tmp_path_factory):
+    """What the imitation providers hand out: a real 2 s 320×240 H.264/AAC MP4."""
+    return make_clip(tmp_path_factory.mktemp("provider-video") / "generated.mp4", seconds=2)
+
+
+@pytest.fixture
+def openai_fake(settings, provider_video):
+    """An OpenAI-style Videos API on 127.0.0.1 standing in for the provider (its URLs allowed past the SSRF check)."""
+    fake = FakeOpenAI(provider_video).start()
+    settings.MEDIAHUB_PROVIDERS = {"openai": {"base_url": fake.url}}
+    settings.MEDIAHUB_SSRF_ALLOWLIST = ["127.0.0.0/8"]
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

@@ -11,14 +11,6 @@ from tests.providers.fakes.openai import FakeOpenAI
 
 
 @pytest.fixture
-def openai_fake(settings, clip_path):
-    fake = FakeOpenAI(clip_path).start()
-    settings.MEDIAHUB_PROVIDERS = {"openai": {"base_url": fake.url}}
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def tone(alice_api, upload, tone_path) -> dict:
     return upload(alice_api, tone_path)
 
