@@ -40,11 +40,10 @@ class Transcript:
     engine: str = ""
     duration: float | None = None
     punctuated: bool = False  # the engine gives punctuation: sentences end at it, not at pauses
-    sentences: list[Sentence] = field(default_factory=list)
+    sentences: list[Sentence] = field(init=False)
 
     def __post_init__(self):
-        if not self.sentences:
-            self.sentences = split_sentences(self.words, punctuated=self.punctuated)
+        self.sentences = split_sentences(self.words, punctuated=self.punctuated)
 
     @property
     def text(self) -> str:
@@ -71,19 +70,6 @@ class Transcript:
                 for s in self.sentences
             ],
         }
-
-    @classmethod
-    def from_result(cls, result: dict) -> "Transcript":
-        words = [Word(**word) for word in result["words"]]
-        sentences = [Sentence(**sentence) for sentence in result.get("sentences", [])]
-        return cls(
-            words=words,
-            language=result.get("language", "en"),
-            engine=result.get("engine", ""),
-            duration=result.get("duration"),
-            punctuated=True,  # sentences are given
-            sentences=sentences,
-        )
 
 
 def split_sentences(words: list[Word], *, punctuated: bool) -> list[Sentence]:
