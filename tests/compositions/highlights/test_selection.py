@@ -85,6 +85,7 @@ def test_count_larger_than_the_talk_allows_gives_fewer_clips():
     transcript = make_transcript(COFFEE)
     clips = pick(transcript, count=50)
     assert 1 <= len(clips) < 50
+    assert len(pick(transcript, count=len(clips) + 1)) == len(clips)  # every clip the talk holds was given
     assert len(pick(transcript, count=0)) == 0
 
 
