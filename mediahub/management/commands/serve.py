@@ -1,5 +1,5 @@
-"""Serve the app (daphne: HTTP + WebSocket) and run the django-q2 cluster beside it; Ctrl-C or SIGTERM
-stops both, and if either one dies the other is stopped too."""
+"""Serve the app (uvicorn: HTTP + WebSocket, request bodies streamed; or daphne) and run the django-q2 cluster
+beside it; Ctrl-C or SIGTERM stops both, and if either one dies the other is stopped too."""
 
 import os
 import signal
@@ -7,7 +7,22 @@ import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+APP = "mediahub.asgi:application"
+
+
+def web_command(server: str, host: str, port: int, web_workers: int) -> list[str]:
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), APP]
+    # Proxy headers are handled in the app (MEDIAHUB_TRUSTED_PROXIES), the same under any server; uvicorn's own
+    # default would trust X-Forwarded-For from 127.0.0.1. The app has no lifespan events to run.
+    return [
+        sys.executable, "-m", "uvicorn", APP,
+        "--host", host, "--port", str(port), "--workers", str(web_workers),
+        "--http", "httptools", "--loop", "uvloop", "--ws", "websockets-sansio",
+        "--no-proxy-headers", "--lifespan", "off", "--timeout-graceful-shutdown", "10",
+    ]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -16,13 +31,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "1")), help="uvicorn processes"
+        )
         parser.add_argument("--no-workers", action="store_true", help="Serve only; run qcluster elsewhere.")
 
-    def handle(self, *args, host, port, no_workers, **options):
-        python = sys.executable
-        commands = {"web": [python, "-m", "daphne", "-b", host, "-p", str(port), "mediahub.asgi:application"]}
+    def handle(self, *args, host, port, server, web_workers, no_workers, **options):
+        if web_workers < 1 or (server == "daphne" and web_workers != 1):
+            raise CommandError("--web-workers must be at least 1 (daphne runs one process).")
+        commands = {"web": web_command(server, host, port, web_workers)}
         if not no_workers:
-            commands["workers"] = [python, "manage.py", "qcluster"]
+            commands["workers"] = [sys.executable, "manage.py", "qcluster"]
         # The cluster gets its own process group: a group-wide SIGTERM would reach django-q2's children directly
         # and deadlock its shutdown; it is stopped through its parent below instead.
         procs = {
