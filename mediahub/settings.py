@@ -176,11 +176,11 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MEDIAHUB_MAX_UPLOAD_BYTES = env_int("MEDIAHUB_MAX_UPLOAD_MB", 4096) * 1024 * 1024
-
-# Networks that user URLs (imports, webhooks, clip URLs) may reach although private or loopback.
 # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto give the client's address and scheme;
 # empty: the connecting peer is the client and those headers are ignored (see docs/serving.md).
 MEDIAHUB_TRUSTED_PROXIES = env_cidrs("MEDIAHUB_TRUSTED_PROXIES")
+
+# Networks that user URLs (imports, webhooks, clip URLs) may reach although private or loopback.
 MEDIAHUB_SSRF_ALLOWLIST = env_cidrs("MEDIAHUB_SSRF_ALLOWLIST")
 # Networks that may read GET /metrics (Prometheus); loopback by default.
 MEDIAHUB_METRICS_ALLOWLIST = env_cidrs("MEDIAHUB_METRICS_ALLOWLIST", "127.0.0.0/8,::1/128")
@@ -199,6 +199,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "keys.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["mediahub.throttling.TokenBucketThrottle"],
+    # Address throttles see REMOTE_ADDR only: X-Forwarded-For counts only from MEDIAHUB_TRUSTED_PROXIES (asgi.py).
+    "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "mediahub.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "mediahub.api.errors.exception_handler",
@@ -210,8 +212,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
-    # Address throttles see REMOTE_ADDR only: X-Forwarded-For counts only from MEDIAHUB_TRUSTED_PROXIES (asgi.py).
-    "NUM_PROXIES": 0,
         "rest_framework.parsers.FormParser",
     ],
 }
