@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from mediahub.env import env_bool, env_cidrs, env_int, env_list, env_str
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mediahub.middleware.RequestLogMiddleware",  # first: its id, timing and access line cover every other layer
     "django.middleware.security.SecurityMiddleware",
     "mediahub.middleware.SecurityHeadersMiddleware",
     "mediahub.middleware.RejectNulMiddleware",
@@ -184,6 +186,15 @@ MEDIAHUB_TRUSTED_PROXIES = env_cidrs("MEDIAHUB_TRUSTED_PROXIES")
 MEDIAHUB_SSRF_ALLOWLIST = env_cidrs("MEDIAHUB_SSRF_ALLOWLIST")
 # Networks that may read GET /metrics (Prometheus); loopback by default.
 MEDIAHUB_METRICS_ALLOWLIST = env_cidrs("MEDIAHUB_METRICS_ALLOWLIST", "127.0.0.0/8,::1/128")
+# With a token, GET /metrics wants `Authorization: Bearer <token>` from any address instead of the allowlist.
+MEDIAHUB_METRICS_TOKEN = env_str("MEDIAHUB_METRICS_TOKEN")
+# prometheus_client's multiprocess mode: each web process writes its request timings here and /metrics sums
+# them. `manage.py serve` sets and empties it at start; empty it yourself when starting web processes otherwise.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# How long each health check may take before it counts as down (a hung Redis or S3 must not hang a probe).
+MEDIAHUB_HEALTH_TIMEOUT = 1.5
 # Fernet keys for secrets at rest, newest first; the embedded default generates one into DATA_DIR.
 MEDIAHUB_ENCRYPTION_KEYS = env_list("MEDIAHUB_ENCRYPTION_KEYS")
 
@@ -300,11 +311,21 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# json: one JSON object per line (production's default); plain: text with the same fields as key=value.
+MEDIAHUB_LOG_FORMAT = env_str("MEDIAHUB_LOG_FORMAT", "json" if PRODUCTION else "plain")
+if MEDIAHUB_LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"MEDIAHUB_LOG_FORMAT must be json or plain, got {MEDIAHUB_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "mediahub.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "mediahub.logs.PlainFormatter"},
+        "json": {"()": "mediahub.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": MEDIAHUB_LOG_FORMAT, "filters": ["context"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # httpx logs every URL at INFO; user URLs (webhooks, imports) may carry tokens in their query.
     "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},

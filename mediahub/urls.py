@@ -5,11 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from compositions.internal import ProcessClipsDetailView, ProcessClipsView
 from jobs.api_internal import QueueView
-from mediahub.api.health import HealthView
+from mediahub.api.health import HealthView, LivenessView, ReadinessView, WorkersView
 from mediahub.metrics import metrics
 
 api_v1 = [
     path("health", HealthView.as_view(), name="health"),
+    path("health/live", LivenessView.as_view(), name="health-live"),
+    path("health/ready", ReadinessView.as_view(), name="health-ready"),
+    path("health/workers", WorkersView.as_view(), name="health-workers"),
     path("", include("jobs.api_urls")),
     path("", include("keys.api_urls")),
     path("", include("compositions.api_urls")),

@@ -26,6 +26,7 @@ from jobs.services.events import job_finished
 from jobs.services.scheduling import job_claim_next, worker_name
 from mediahub.errors import Conflict, InvalidInput
 from mediahub.idempotency import fingerprint, replay
+from mediahub.logs import job_run_logged
 from mediahub.ssrf import FetchFailed, UnsafeUrl, check_url
 
 log = logging.getLogger(__name__)
@@ -209,20 +210,21 @@ def jobs_run_next() -> str | None:
     settings.MEDIAHUB_WORK_DIR.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"{job.id}-", dir=settings.MEDIAHUB_WORK_DIR))
     recorded = False  # whether this worker wrote the outcome (not a cancel or a takeover meanwhile)
-    try:
-        _run(job, workdir)
-        recorded = True
-    except Cancelled:
-        log.info("job %s stopped: cancelled or taken over", job.id)
-    except MediaError as exc:
-        recorded = job.finish(Job.Status.FAILED, error=exc.as_dict(), log_tail=exc.detail[-4000:])
-    except Exception as exc:
-        log.exception("job %s crashed", job.id)
-        error = {"code": "internal_error", "message": f"The worker failed unexpectedly ({type(exc).__name__})."}
-        recorded = job.finish(Job.Status.FAILED, error=error)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        job.refresh_from_db()
+    with job_run_logged(job):
+        try:
+            _run(job, workdir)
+            recorded = True
+        except Cancelled:
+            log.info("job %s stopped: cancelled or taken over", job.id)
+        except MediaError as exc:
+            recorded = job.finish(Job.Status.FAILED, error=exc.as_dict(), log_tail=exc.detail[-4000:])
+        except Exception as exc:
+            log.exception("job %s crashed", job.id)
+            error = {"code": "internal_error", "message": f"The worker failed unexpectedly ({type(exc).__name__})."}
+            recorded = job.finish(Job.Status.FAILED, error=error)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            job.refresh_from_db()
     if recorded:
         job_finished(job)
     else:
