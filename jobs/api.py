@@ -34,7 +34,11 @@ IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEAD
 
 
 def idempotency_key(request) -> str:
-    return request.headers.get("Idempotency-Key", "")[:255]
+    key = request.headers.get("Idempotency-Key", "")
+    if len(key) > 255 or not key.isprintable():
+        message = "Idempotency-Key must be at most 255 printable characters."
+        raise InvalidInput(message, fields={"Idempotency-Key": [message]})
+    return key
 
 
 class OperationsView(APIView):
