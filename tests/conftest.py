@@ -1,7 +1,9 @@
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django_q.conf import Conf
 from rest_framework.test import APIClient
@@ -10,6 +12,15 @@ from keys.services import apikey_create
 from tests.media import make_clip, make_tone
 from tests.providers.fakes.openai import FakeOpenAI
 from tests.receiver import Receiver
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker has its own database, so user ids repeat across workers: their Redis
+    channel groups (`user.<id>`) and cache keys are kept apart too."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and settings.REDIS_URL:
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{worker}"
+        settings.CACHES["default"]["KEY_PREFIX"] = worker
 
 
 @pytest.fixture(autouse=True)
