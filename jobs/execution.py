@@ -16,6 +16,7 @@ from jobs.ffmpeg.progress import Progress
 from jobs.ffmpeg.runner import run_ffmpeg
 from jobs.models import Asset, Job
 from jobs.realtime import JobEvents
+from jobs.worker import stop_overdue
 
 # Frames the progress time may trail an output's end by: the last frame's own duration plus x264's B-frame delay.
 REORDER_FRAMES = 4
@@ -105,7 +106,10 @@ class JobContext:
             self._beat()
 
     def _beat(self, **fields) -> None:
-        """Renew the lease and store progress; raise Cancelled when the job is no longer ours."""
+        """Renew the lease and store progress; raise Cancelled when the job is no longer ours, or when this
+        worker is stopping and the grace period for finishing is over (jobs_run_next hands the job back)."""
+        if stop_overdue():
+            raise Cancelled()
         if not self.job.heartbeat(lease_seconds=settings.MEDIAHUB_JOB_LEASE_SECONDS, **fields):
             raise Cancelled()
         for name, value in fields.items():

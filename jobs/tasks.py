@@ -1,6 +1,7 @@
 """django-q2 entry points: thin wrappers that take ids and call services."""
 
 from jobs.services.jobs import jobs_recover_stale, jobs_run_next
+from jobs.services.scratch import scratch_sweep
 from jobs.services.webhooks import deliveries_send_due, delivery_send
 
 
@@ -10,6 +11,10 @@ def run_next() -> str | None:
 
 def recover_stale_jobs() -> int:
     return jobs_recover_stale()
+
+
+def sweep_scratch_folders() -> int:
+    return scratch_sweep()
 
 
 def send_webhook(delivery_id: str) -> None:

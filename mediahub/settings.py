@@ -140,11 +140,16 @@ Q_CLUSTER = {
     "catch_up": False,
     "poll": 0.2,
     "label": "Task queue",
+    # django-q2 reads this whenever Q_CLUSTER_NAME (or `qcluster --name`) names a queue of its own.
+    "ALT_CLUSTERS": {},
 }
+# The broker classes take a task only for an idle worker and stop taking them when the cluster stops (jobs.worker).
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["broker_class"] = "jobs.worker.RedisBroker"
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "jobs.worker.OrmBroker"
 
 # --- storage: local media unless an S3 bucket is configured -----------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
@@ -253,6 +258,11 @@ MEDIAHUB_JOB_LEASE_SECONDS = env_int("MEDIAHUB_JOB_LEASE_SECONDS", 30)
 MEDIAHUB_PROGRESS_INTERVAL = 0.5
 # A job still queued this long is handed to the broker again (a broker restarted without persistence loses tasks).
 MEDIAHUB_REQUEUE_AFTER_SECONDS = env_int("MEDIAHUB_REQUEUE_AFTER_SECONDS", 600)
+# On SIGTERM a worker lets its running job go on this long, then hands it back to the queue (keep it under the
+# orchestrator's stop timeout: Kubernetes' terminationGracePeriodSeconds, compose's stop_grace_period).
+MEDIAHUB_WORKER_STOP_GRACE_SECONDS = env_int("MEDIAHUB_WORKER_STOP_GRACE_SECONDS", 20)
+# A job's scratch folder left by a killed worker is removed once untouched this long (docs/workers.md).
+MEDIAHUB_SCRATCH_MIN_AGE_SECONDS = env_int("MEDIAHUB_SCRATCH_MIN_AGE_SECONDS", 300)
 # API rate limits: scope → (requests per minute, burst), per key (or user, or address).
 MEDIAHUB_RATE_LIMITS = {
     "public": (env_int("MEDIAHUB_RATE_PER_MINUTE", 60), env_int("MEDIAHUB_RATE_BURST", 10)),

@@ -149,6 +149,25 @@ class Job(models.Model):
         self.refresh_from_db()
         return bool(done)
 
+    def hand_back(self) -> bool:
+        """running → queued by the worker running it, which is stopping: the attempt does not count. False when
+        a cancel or a lease recovery moved the job meanwhile."""
+        now = timezone.now()
+        done = Job.objects.filter(id=self.id, status=Job.Status.RUNNING, worker=self.worker).update(
+            status=Job.Status.QUEUED,
+            attempts=models.F("attempts") - 1,
+            enqueued_at=now,
+            progress=0,
+            stage="",
+            eta_seconds=None,
+            worker="",
+            lease_expires_at=None,
+            started_at=None,
+            updated_at=now,
+        )
+        self.refresh_from_db()
+        return bool(done)
+
 
 class JobInput(models.Model):
     """An asset a job reads: one of its ordered inputs, or one named by a param (`role` is the param's name)."""

@@ -24,6 +24,7 @@ from jobs.selectors import assets_for
 from jobs.services.assets import asset_create, asset_create_folder, asset_files_delete
 from jobs.services.events import job_finished
 from jobs.services.scheduling import job_claim_next, worker_name
+from jobs.worker import stopping
 from mediahub.errors import Conflict, InvalidInput
 from mediahub.idempotency import fingerprint, replay
 from mediahub.logs import job_run_logged
@@ -203,6 +204,11 @@ def job_retry(*, job: Job) -> Job:
 
 def jobs_run_next() -> str | None:
     """Claim and run the next job this worker may start; None when no queued job can start now."""
+    if stopping():
+        # A slot that reaches a stopping cluster goes back to the broker, for a cluster that stays.
+        if Job.objects.filter(status=Job.Status.QUEUED).exists():
+            enqueue_next()
+        return None
     job = job_claim_next(worker=worker_name())
     if job is None:
         return None
@@ -215,9 +221,16 @@ def jobs_run_next() -> str | None:
             _run(job, workdir)
             recorded = True
         except Cancelled:
-            log.info("job %s stopped: cancelled or taken over", job.id)
+            if stopping() and job.hand_back():
+                log.info("job %s handed back: its worker stopped before it finished", job.id)
+            else:
+                log.info("job %s stopped: cancelled or taken over", job.id)
         except MediaError as exc:
-            recorded = job.finish(Job.Status.FAILED, error=exc.as_dict(), log_tail=exc.detail[-4000:])
+            # FFmpeg gets the worker's SIGTERM too when the whole process tree is signalled.
+            if stopping() and job.hand_back():
+                log.info("job %s handed back: its worker stopped before it finished (%s)", job.id, exc.code)
+            else:
+                recorded = job.finish(Job.Status.FAILED, error=exc.as_dict(), log_tail=exc.detail[-4000:])
         except Exception as exc:
             log.exception("job %s crashed", job.id)
             error = {"code": "internal_error", "message": f"The worker failed unexpectedly ({type(exc).__name__})."}

@@ -17,8 +17,13 @@ from jobs.models import Job
 CLAIM_TRIES = 5
 
 
+def worker_host() -> str:
+    return socket.gethostname()
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """`<host>:<pid>`: which process on which host runs a job."""
+    return f"{worker_host()}:{os.getpid()}"
 
 
 def _candidates():
