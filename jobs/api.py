@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -169,12 +170,23 @@ SSE_POLL_SECONDS = 0.5
 SSE_KEEPALIVE_SECONDS = 15
 
 
+@sync_to_async
+def job_state(job_id: str) -> tuple[dict, bool]:
+    """The job as a stream event and whether it finished. The connection goes back to the pool after each read
+    (unless a transaction holds it): a stream that lasts an hour must not keep one from other requests."""
+    try:
+        job = Job.objects.prefetch_related("input_links", "outputs").get(id=job_id)
+        return job_payload(job), job.is_finished
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 async def job_event_stream(job_id: str):
     """`data: {job}` for every change of the job, until it finishes; comments keep proxies from timing out."""
     last, quiet = None, 0.0
     while True:
-        job = await sync_to_async(lambda: Job.objects.prefetch_related("input_links", "outputs").get(id=job_id))()
-        payload = await sync_to_async(job_payload)(job)
+        payload, finished = await job_state(job_id)
         text = json.dumps(payload, default=str)
         if text != last:
             last, quiet = text, 0.0
@@ -182,7 +194,7 @@ async def job_event_stream(job_id: str):
         elif quiet >= SSE_KEEPALIVE_SECONDS:
             quiet = 0.0
             yield ": keep-alive\n\n"
-        if job.is_finished:
+        if finished:
             return
         await asyncio.sleep(SSE_POLL_SECONDS)
         quiet += SSE_POLL_SECONDS

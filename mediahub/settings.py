@@ -1,6 +1,8 @@
 """MediaHub settings, read from the environment (see README: "Configuration")."""
 
+import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -89,13 +91,30 @@ TEMPLATES = [
 # --- database: embedded SQLite unless DATABASE_URL is set -------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 DATABASE_URL_ERROR = ""  # reported by the mediahub.E004 check, which names the variable and the fix
+# PostgreSQL connections come from a bounded pool in each process (psycopg_pool): a web process runs every
+# request in a thread of its own, so without a bound its connections grow with its clients. A web process
+# needs about as many connections as requests it can work on at once (a few per core); a qcluster process runs
+# one task at a time (plus its lease thread), and each of its MEDIAHUB_WORKERS forked workers has a pool of
+# its own. A request that waits MEDIAHUB_DB_POOL_TIMEOUT seconds for a connection is answered 503.
+_QCLUSTER_PROCESS = sys.argv[1:2] == ["qcluster"]
+MEDIAHUB_DB_POOL_SIZE = env_int("MEDIAHUB_DB_POOL_SIZE", 4 if _QCLUSTER_PROCESS else min(32, 2 * os.cpu_count() + 4))
+MEDIAHUB_DB_POOL_TIMEOUT = env_int("MEDIAHUB_DB_POOL_TIMEOUT", 10)
 if DATABASE_URL:
     try:
-        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+        # With a pool, health checks make Django hand psycopg_pool its `check=ConnectionPool.check_connection`:
+        # each connection is checked as it leaves the pool, so after a PostgreSQL restart the broken ones are
+        # discarded and replaced instead of failing requests.
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
         if not DATABASES["default"]["ENGINE"].endswith(("postgresql", "sqlite3")):
             raise ValueError(f"{DATABASES['default']['ENGINE']} is not supported")
         if DATABASES["default"]["ENGINE"].endswith("postgresql") and not DATABASES["default"]["NAME"]:
             raise ValueError("the URL names no database")
+        if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+            DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+                "min_size": 1,
+                "max_size": max(1, MEDIAHUB_DB_POOL_SIZE),
+                "timeout": MEDIAHUB_DB_POOL_TIMEOUT,
+            }
     except ValueError as exc:
         DATABASE_URL_ERROR = str(exc)
         DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}

@@ -6,6 +6,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from mediahub.db import pool_exhausted
 from mediahub.errors import AppError
 
 _CODES = {
@@ -50,6 +51,9 @@ def flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 def exception_handler(exc, context):
     if isinstance(exc, AppError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if pool_exhausted(exc):
+        message = "The server is busy: no database connection came free in time. Retry shortly."
+        return Response(error_body("database_busy", message), status=503, headers={"Retry-After": "1"})
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
