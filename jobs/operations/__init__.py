@@ -1,5 +1,7 @@
 """The operation registry: names → operations; the catalog endpoint is generated from it."""
 
+import functools
+
 from compositions.highlights.operation import Highlights
 from compositions.render import Render
 from jobs.operations.analyze import Analyze
@@ -46,16 +48,25 @@ def get_operation(name: str) -> Operation | None:
     return REGISTRY.get(name)
 
 
-def catalog() -> list[dict]:
+@functools.cache
+def _listed() -> list[tuple[Operation, dict, dict]]:
+    """The catalog's fixed part, built once per process: pydantic takes milliseconds per JSON schema."""
     return [
-        {
-            "name": op.name,
-            "description": op.description,
-            "inputs": {"min": op.min_inputs, "max": op.max_inputs, "kinds": list(op.input_kinds)},
-            "asset_params": {name: list(kinds) for name, kinds in op.asset_params.items()},
-            "capabilities": op.capabilities(),
-            "params_schema": op.params_model.model_json_schema(),
-        }
+        (
+            op,
+            {
+                "name": op.name,
+                "description": op.description,
+                "inputs": {"min": op.min_inputs, "max": op.max_inputs, "kinds": list(op.input_kinds)},
+                "asset_params": {name: list(kinds) for name, kinds in op.asset_params.items()},
+            },
+            op.params_model.model_json_schema(),
+        )
         for op in REGISTRY.values()
         if not op.submit_via
     ]
+
+
+def catalog() -> list[dict]:
+    """Capabilities are asked each time (cached probes of this FFmpeg build and settings; microseconds)."""
+    return [{**head, "capabilities": op.capabilities(), "params_schema": schema} for op, head, schema in _listed()]
