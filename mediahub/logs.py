@@ -43,10 +43,14 @@ def known_user(request) -> str | None:
 
 
 class ContextFilter(logging.Filter):
-    """Copies the context's fields onto each record (on the handler, so lines of every logger get them)."""
+    """Copies the context's fields onto each record (on the handler, so lines of every logger get them). Django
+    logs a 4xx outside every middleware, with the request on the record: its id and user come from there."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = _context.get() or {}
+        request = getattr(record, "request", None)
+        if request is not None and "request" not in context and hasattr(request, "request_id"):
+            context = {"request_id": request.request_id, "request": request}
         for name in CONTEXT_FIELDS:
             value = context.get(name)
             if name == "user" and value is None and "request" in context:

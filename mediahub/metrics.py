@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.utils import floatToGoString
 
 from jobs.models import Asset, Job, WebhookDelivery
 from jobs.operations import REGISTRY
@@ -81,7 +82,7 @@ def job_durations() -> HistogramMetricFamily:
         .order_by("operation", "status")
     )
     for row in rows:
-        counts = [(str(bound), row[f"le_{i}"]) for i, bound in enumerate(JOB_DURATION_BUCKETS)]
+        counts = [(floatToGoString(bound), row[f"le_{i}"]) for i, bound in enumerate(JOB_DURATION_BUCKETS)]
         total = row["total"] or timedelta(0)
         family.add_metric([row["operation"], row["status"]], [*counts, ("+Inf", row["count"])], total.total_seconds())
     return family

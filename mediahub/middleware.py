@@ -47,7 +47,7 @@ class RequestLogMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = request.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         started = time.perf_counter()
         with log_context(request_id=request_id, request=request):
             response = self.get_response(request)

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "mediahub.middleware.SecurityHeadersMiddleware",
     "mediahub.middleware.RejectNulMiddleware",
+    "mediahub.throttling.RateLimitHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -233,7 +234,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "keys.permissions.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["mediahub.throttling.TokenBucketThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["mediahub.throttling.RateLimitThrottle"],
     # Address throttles see REMOTE_ADDR only: X-Forwarded-For counts only from MEDIAHUB_TRUSTED_PROXIES (asgi.py).
     "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "mediahub.api.pagination.CreatedCursorPagination",
@@ -263,6 +264,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.jobs.Job.Status",
         "DeliveryStatusEnum": "jobs.models.webhooks.WebhookDelivery.Status",
+        "HealthStatusEnum": ["ok", "degraded"],
+        "CheckStatusEnum": ["ok", "error"],
+        "LivenessStatusEnum": ["ok"],
+        "WorkersStatusEnum": ["ok", "down"],
     },
 }
 
@@ -282,9 +287,19 @@ MEDIAHUB_REQUEUE_AFTER_SECONDS = env_int("MEDIAHUB_REQUEUE_AFTER_SECONDS", 600)
 MEDIAHUB_WORKER_STOP_GRACE_SECONDS = env_int("MEDIAHUB_WORKER_STOP_GRACE_SECONDS", 20)
 # A job's scratch folder left by a killed worker is removed once untouched this long (docs/workers.md).
 MEDIAHUB_SCRATCH_MIN_AGE_SECONDS = env_int("MEDIAHUB_SCRATCH_MIN_AGE_SECONDS", 300)
-# API rate limits: scope → (requests per minute, burst), per key (or user, or address).
+# API rate limits: budget → (requests per minute, burst), per user, whichever key it uses (anonymous clients: per
+# address). Reads and writes have budgets of their own, media content (downloads, HLS/DASH segments) one more,
+# the internal API its own; 0 per minute: no limit. A burst is a full minute's budget unless set: a client
+# polling each of its running jobs (MEDIAHUB_MAX_RUNNING_JOBS_PER_USER) and its job list every second uses a
+# fraction of the reads. MEDIAHUB_RATE_PER_MINUTE and MEDIAHUB_RATE_BURST (one budget for all, formerly) still
+# set both reads and writes when the newer variables are not set.
+_READ = env_int("MEDIAHUB_RATE_READ_PER_MINUTE", env_int("MEDIAHUB_RATE_PER_MINUTE", 600))
+_WRITE = env_int("MEDIAHUB_RATE_WRITE_PER_MINUTE", env_int("MEDIAHUB_RATE_PER_MINUTE", 120))
+_CONTENT = env_int("MEDIAHUB_RATE_CONTENT_PER_MINUTE", 6000)
 MEDIAHUB_RATE_LIMITS = {
-    "public": (env_int("MEDIAHUB_RATE_PER_MINUTE", 60), env_int("MEDIAHUB_RATE_BURST", 10)),
+    "read": (_READ, env_int("MEDIAHUB_RATE_READ_BURST", env_int("MEDIAHUB_RATE_BURST", _READ))),
+    "write": (_WRITE, env_int("MEDIAHUB_RATE_WRITE_BURST", env_int("MEDIAHUB_RATE_BURST", _WRITE))),
+    "content": (_CONTENT, env_int("MEDIAHUB_RATE_CONTENT_BURST", _CONTENT)),
     "internal": (env_int("MEDIAHUB_INTERNAL_RATE_PER_MINUTE", 1000), env_int("MEDIAHUB_INTERNAL_RATE_BURST", 100)),
 }
 MEDIAHUB_MAX_WEBSOCKETS_PER_USER = env_int("MEDIAHUB_MAX_WEBSOCKETS_PER_USER", 10)
@@ -341,7 +356,7 @@ USE_I18N = True
 USE_TZ = True
 
 # json: one JSON object per line (production's default); plain: text with the same fields as key=value.
-MEDIAHUB_LOG_FORMAT = env_str("MEDIAHUB_LOG_FORMAT", "json" if PRODUCTION else "plain")
+MEDIAHUB_LOG_FORMAT = env_str("MEDIAHUB_LOG_FORMAT") or ("json" if PRODUCTION else "plain")
 if MEDIAHUB_LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"MEDIAHUB_LOG_FORMAT must be json or plain, got {MEDIAHUB_LOG_FORMAT!r}")
 LOGGING = {

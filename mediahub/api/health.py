@@ -10,13 +10,10 @@ from rest_framework.views import APIView
 
 from mediahub import probes
 
-CHECK = inline_serializer(
-    "HealthCheck",
-    {
-        "status": serializers.ChoiceField(choices=["ok", "error"]),
-        "detail": serializers.CharField(help_text="What was found, or what failed."),
-    },
-)
+
+class HealthCheckSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "error"])
+    detail = serializers.CharField(help_text="What was found, or what failed.")
 
 
 def _checks_answer(name: str, parts: list[str]):
@@ -24,7 +21,7 @@ def _checks_answer(name: str, parts: list[str]):
         name,
         {
             "status": serializers.ChoiceField(choices=["ok", "degraded"]),
-            "checks": inline_serializer(f"{name}Checks", {part: CHECK for part in parts}),
+            "checks": inline_serializer(f"{name}Checks", {part: HealthCheckSerializer() for part in parts}),
         },
     )
 

@@ -1,16 +1,26 @@
 """Service endpoints (health, schema, docs, catalog, 404s), system checks, and the dashboard pages."""
 
 import re
+from datetime import timedelta
 
 import pytest
 import yaml
 from django.core.checks import run_checks
 from django.test import Client
+from django.utils import timezone
+from django_q.brokers.redis_broker import Redis as RedisBroker
+from django_q.conf import Conf
+from django_q.status import Stat
 
 from jobs.models import Asset, Job
+from mediahub import probes
 from tests.media import probe
 
 MISSING_BINARY = "/nonexistent/mediahub-test/missing-tool"
+
+
+def redis_cache(port: int) -> dict:
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}"}}
 
 
 def check_ids() -> set[str]:
@@ -33,7 +43,7 @@ def test_health_without_workers_is_degraded_with_503(anon_api, db):
         assert checks[name]["status"] == "ok", (name, checks[name])
     # No qcluster runs during tests.
     assert checks["workers"]["status"] == "error"
-    assert checks["workers"]["detail"]
+    assert checks["workers"]["detail"] == "no worker is running (0 cluster(s))"
 
 
 def test_health_ignores_credentials(db):
@@ -54,6 +64,170 @@ def test_health_reports_a_missing_ffmpeg(anon_api, db, settings):
     ffmpeg_check = response.json()["checks"]["ffmpeg"]
     assert ffmpeg_check["status"] == "error"
     assert MISSING_BINARY in ffmpeg_check["detail"]
+
+
+def test_health_is_ok_with_200_when_workers_run(anon_api, db, running_clusters):
+    running_clusters(2)
+
+    response = anon_api.get("/api/v1/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["workers"] == {"status": "ok", "detail": "1 cluster(s), 2 worker(s)"}
+
+
+def test_health_reports_a_hung_broker_within_its_timeout(anon_api, db, settings, silent_port, running_clusters):
+    running_clusters(1)
+    settings.REDIS_URL = f"redis://127.0.0.1:{silent_port}/0"
+    settings.MEDIAHUB_HEALTH_TIMEOUT = 0.5
+
+    response = anon_api.get("/api/v1/health")
+
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["broker"]["status"] == "error"
+    assert "timeout" in checks["broker"]["detail"].lower() or "no answer" in checks["broker"]["detail"]
+    assert checks["database"]["status"] == "ok"
+
+
+# --- liveness, readiness, workers -----------------------------------------------------------------------------
+
+
+def test_liveness_answers_without_touching_the_database_cache_or_storage(
+    anon_api, db, settings, closed_port, broken_s3, django_assert_num_queries
+):
+    settings.CACHES = redis_cache(closed_port)
+    broken_s3(closed_port)
+
+    with django_assert_num_queries(0):
+        response = anon_api.get("/api/v1/health/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readiness_is_200_without_any_worker_while_workers_answers_503(anon_api, db):
+    ready = anon_api.get("/api/v1/health/ready")
+    workers = anon_api.get("/api/v1/health/workers")
+
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ok"
+    checks = ready.json()["checks"]
+    assert set(checks) == {"database", "cache", "storage"}
+    assert all(check["status"] == "ok" for check in checks.values()), checks
+    assert workers.status_code == 503
+    body = workers.json()
+    assert body["status"] == "down"
+    assert body["workers"] == 0 and body["clusters"] == []
+    assert body["detail"] == "no worker is running (0 cluster(s))"
+
+
+def test_readiness_reports_a_storage_that_is_down(anon_api, db, closed_port, broken_s3):
+    broken_s3(closed_port)
+
+    response = anon_api.get("/api/v1/health/ready")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["storage"]["status"] == "error"
+    assert body["checks"]["storage"]["detail"]
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["cache"]["status"] == "ok"
+
+
+def test_readiness_reports_a_hung_cache_within_its_timeout(anon_api, db, settings, silent_port):
+    settings.CACHES = redis_cache(silent_port)
+    settings.MEDIAHUB_HEALTH_TIMEOUT = 0.5
+
+    response = anon_api.get("/api/v1/health/ready")
+
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["cache"] == {"status": "error", "detail": "no answer within 0.5 s"}
+    assert checks["database"]["status"] == "ok"
+    assert checks["storage"]["status"] == "ok"
+
+
+def test_readiness_reports_a_cache_that_is_down(anon_api, db, settings, closed_port):
+    settings.CACHES = redis_cache(closed_port)
+
+    response = anon_api.get("/api/v1/health/ready")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"]["status"] == "error"
+    assert "refused" in response.json()["checks"]["cache"]["detail"].lower()
+
+
+def test_workers_lists_clusters_hosts_pids_and_status(anon_api, db, running_clusters):
+    running_clusters(2, 3)
+
+    response = anon_api.get("/api/v1/health/workers")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["workers"] == 5
+    assert body["detail"] == "2 cluster(s), 5 worker(s)"
+    assert [(c["id"], c["host"], c["pid"], c["status"], len(c["workers"])) for c in body["clusters"]] == [
+        ("cluster-0", "worker-host-0", 4000, "Idle", 2),
+        ("cluster-1", "worker-host-1", 4001, "Idle", 3),
+    ]
+    assert body["clusters"][0]["uptime_seconds"] >= 0
+
+
+def test_workers_of_a_stopped_cluster_do_not_count(anon_api, db, running_clusters):
+    [stat] = running_clusters(2)
+    stat.status = Conf.STOPPED
+
+    response = anon_api.get("/api/v1/health/workers")
+
+    assert response.status_code == 503
+    assert response.json()["workers"] == 0
+    assert response.json()["clusters"][0]["status"] == "Stopped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_count_the_queue_and_the_oldest_queued_job_age(anon_api, alice, running_clusters):
+    running_clusters(1)
+    now = timezone.now()
+    for minutes, status in [(10, "queued"), (3, "queued"), (20, "running"), (30, "succeeded")]:
+        created_at = now - timedelta(minutes=minutes)
+        Job.objects.create(owner=alice[0], operation="transcode", status=status, created_at=created_at)
+
+    body = anon_api.get("/api/v1/health/workers").json()
+
+    assert body["queued_jobs"] == 2
+    assert body["running_jobs"] == 1
+    assert 600 <= body["oldest_queued_seconds"] < 660
+
+
+def test_workers_report_a_hung_broker_as_down(anon_api, db, settings, silent_port, monkeypatch):
+    settings.MEDIAHUB_HEALTH_TIMEOUT = 0.5
+    read_stats = Stat.get_all
+    monkeypatch.setattr(Conf, "REDIS", f"redis://127.0.0.1:{silent_port}/0")
+    monkeypatch.setattr(probes.Stat, "get_all", staticmethod(lambda broker=None: read_stats(RedisBroker())))
+
+    response = anon_api.get("/api/v1/health/workers")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "down"
+    assert body["detail"] == "the workers' state cannot be read: no answer within 0.5 s"
+    assert body["queued_jobs"] == 0
+
+
+def test_health_endpoints_are_in_the_schema_with_typed_answers(anon_api, db):
+    document = anon_api.get("/api/schema/?format=json").json()
+
+    for path in ("/api/v1/health", "/api/v1/health/live", "/api/v1/health/ready", "/api/v1/health/workers"):
+        assert path in document["paths"], path
+    schemas = document["components"]["schemas"]
+    assert set(schemas["Workers"]["properties"]) >= {"status", "workers", "clusters", "queued_jobs", "running_jobs"}
+    assert set(schemas["ReadinessChecks"]["properties"]) == {"database", "cache", "storage"}
+    ready = document["paths"]["/api/v1/health/ready"]["get"]["responses"]
+    assert set(ready) == {"200", "503"}
 
 
 # --- schema and docs ------------------------------------------------------------------------------------------
