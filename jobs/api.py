@@ -102,12 +102,14 @@ class AssetDetailView(APIView):
 
 
 class AssetContentView(APIView):
+    throttle_scope = "content"  # players and downloads draw on their own budget, not the API's
     @extend_schema(summary="The asset's bytes (supports Range) or a redirect to a signed URL", responses=bytes)
     def get(self, request, asset_id):
         return asset_response(request, get_asset_for(request.user, asset_id))
 
 
 class AssetMemberView(APIView):
+    throttle_scope = "content"
     @extend_schema(
         summary="A file of a folder asset (HLS/DASH): a playlist, or a segment (Range; remote: redirect)",
         responses=bytes,
