@@ -371,3 +371,14 @@ def test_websockets_see_the_forwarded_address_only_from_a_trusted_proxy(behind_p
             assert refused.response.status_code == 403
 
     assert connected is connects
+
+
+def test_an_address_a_client_forged_before_the_proxy_is_not_believed(behind_proxy, alice):
+    raw = _key(alice[0], allowed_ips=["203.0.113.0/24"])
+    # The client sent "X-Forwarded-For: 203.0.113.7"; the proxy appended the address it really came from.
+    forged = {"Authorization": f"Token {raw}", "X-Forwarded-For": "203.0.113.7, 198.51.100.9"}
+    with behind_proxy(["127.0.0.1"]) as server:
+        response = httpx.get(f"{server.url}/api/v1/jobs", headers=forged)
+
+    assert response.status_code == 403
+    assert ApiKey.objects.get(owner=alice[0], name="case").last_used_ip is None
