@@ -44,13 +44,26 @@ class _Attempt(threading.Thread):
             connections.close_all()
 
 
+_running: dict[Callable, _Attempt] = {}
+_running_lock = threading.Lock()
+
+
+def _attempt(call: Callable) -> _Attempt:
+    """A new attempt of the call, or the one an earlier probe started and is still waiting on: a hung dependency
+    holds one thread (and one socket) per process, not one per probe."""
+    with _running_lock:
+        attempt = _running.get(call)
+        if attempt is None or not attempt.is_alive():
+            attempt = _running[call] = _Attempt(call)
+            attempt.start()
+        return attempt
+
+
 def gather(calls: dict[str, Callable]) -> dict:
     """Run the calls side by side, all within MEDIAHUB_HEALTH_TIMEOUT: each one's result, or the exception it
     raised (CheckTimeout when it had not answered in time)."""
     timeout = settings.MEDIAHUB_HEALTH_TIMEOUT
-    attempts = {name: _Attempt(call) for name, call in calls.items()}
-    for attempt in attempts.values():
-        attempt.start()
+    attempts = {name: _attempt(call) for name, call in calls.items()}
     deadline = time.monotonic() + timeout
     outcomes = {}
     for name, attempt in attempts.items():

@@ -1,4 +1,5 @@
 import socket
+import threading
 
 import pytest
 from django.utils import timezone
@@ -13,7 +14,10 @@ def silent_port():
     """A port on loopback that accepts connections and never answers: a hung Redis or S3."""
     server = socket.create_server(("127.0.0.1", 0), backlog=16)
     yield server.getsockname()[1]
-    server.close()  # resets the connections still waiting, so the checks' threads end
+    server.close()  # resets the connections still waiting: the checks' threads end, and the next test starts anew
+    for thread in threading.enumerate():
+        if thread.name == "mediahub-probe":
+            thread.join(10)
 
 
 @pytest.fixture

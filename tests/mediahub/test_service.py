@@ -1,6 +1,7 @@
 """Service endpoints (health, schema, docs, catalog, 404s), system checks, and the dashboard pages."""
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -148,6 +149,17 @@ def test_readiness_reports_a_hung_cache_within_its_timeout(anon_api, db, setting
     assert checks["cache"] == {"status": "error", "detail": "no answer within 0.5 s"}
     assert checks["database"]["status"] == "ok"
     assert checks["storage"]["status"] == "ok"
+
+
+def test_a_hung_cache_holds_one_thread_however_often_it_is_probed(anon_api, db, settings, silent_port):
+    settings.CACHES = redis_cache(silent_port)
+    settings.MEDIAHUB_HEALTH_TIMEOUT = 0.2
+
+    for _ in range(4):
+        assert anon_api.get("/api/v1/health/ready").status_code == 503
+
+    waiting = [thread for thread in threading.enumerate() if thread.name == "mediahub-probe" and thread.is_alive()]
+    assert len(waiting) == 1
 
 
 def test_readiness_reports_a_cache_that_is_down(anon_api, db, settings, closed_port):

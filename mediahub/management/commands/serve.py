@@ -6,7 +6,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 APP = "mediahub.asgi:application"
@@ -40,6 +42,12 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, server, web_workers, no_workers, **options):
         if web_workers < 1 or (server == "daphne" and web_workers != 1):
             raise CommandError("--web-workers must be at least 1 (daphne runs one process).")
+        # Every web process writes its request timings to one directory that /metrics sums (prometheus_client's
+        # multiprocess mode); the figures of a previous run are dropped.
+        metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.DATA_DIR / "prometheus")))
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        for stale in metrics_dir.glob("*.db"):
+            stale.unlink()
         commands = {"web": web_command(server, host, port, web_workers)}
         if not no_workers:
             commands["workers"] = [sys.executable, "manage.py", "qcluster"]
