@@ -250,6 +250,18 @@ async def test_redis_channel_layer_delivers_job_events(alice, bob, alice_job, se
     await assert_layer_delivers(alice, bob, alice_job)
 
 
+def test_job_succeeds_while_the_channel_layer_is_unreachable(alice_api, upload, run_job, clip_path, settings):
+    """Events are best effort: a Redis that is restarting must not fail the jobs that send them."""
+    settings.REALTIME_POLL_DATABASE = False
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]}}
+    }
+    asset = upload(alice_api, clip_path)
+    done = run_job(alice_api, {"operation": "thumbnail", "input": asset["id"], "params": {"count": 1, "width": 64}})
+    assert done["status"] == "succeeded", done["error"]
+    assert len(done["outputs"]) == 1
+
+
 # --- Server-Sent Events ------------------------------------------------------------------------------------------
 
 
