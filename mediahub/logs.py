@@ -93,8 +93,9 @@ class JsonFormatter(_JsonFormatter):
 @contextmanager
 def job_run_logged(job):
     """Around a worker's run of a job: its lines carry job_id, operation and user, and one line is logged at the
-    start and one at the end. The outcome is the job's final status; `taken_over` when the job moved on without
-    this worker (its lease lapsed), `interrupted` when the run raised out of the worker (a shutdown)."""
+    start and one at the end. The outcome is the job's final status; `requeued` when the job went back to the queue
+    (handed back at shutdown, or its lease lapsed), `taken_over` when another worker runs it already,
+    `interrupted` when the run raised out of the worker."""
     with log_context(job_id=job.id, operation=job.operation, user=str(job.owner_id)):
         fields = {"owner": job.owner_id, "attempt": job.attempts}
         log.info("job started", extra=fields)
@@ -106,7 +107,7 @@ def job_run_logged(job):
             log.error("job interrupted", extra={**fields, "duration_seconds": duration, "outcome": "interrupted"})
             raise
         duration = round(time.monotonic() - started, 3)
-        outcome = job.status if job.status in ("succeeded", "failed", "cancelled") else "taken_over"
+        outcome = {"queued": "requeued", "running": "taken_over"}.get(job.status, job.status)
         level = logging.WARNING if outcome == "failed" else logging.INFO
         if outcome == "failed" and job.error:
             fields["error_code"] = job.error.get("code")

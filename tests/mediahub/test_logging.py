@@ -7,11 +7,12 @@ import os
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 from jobs.models import Asset
-from mediahub.logs import ContextFilter, JsonFormatter, PlainFormatter
+from mediahub.logs import ContextFilter, JsonFormatter, PlainFormatter, job_run_logged
 
 
 @pytest.fixture
@@ -203,3 +204,31 @@ def test_an_unknown_log_format_is_refused_with_the_variables_name(tmp_path):
 
     assert done.returncode != 0
     assert "MEDIAHUB_LOG_FORMAT must be json or plain" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("status_after", "message", "level"),
+    [("queued", "job requeued", "INFO"), ("running", "job taken over", "INFO"), ("cancelled", "job cancelled", "INFO")],
+)
+def test_a_run_that_did_not_finish_the_job_says_where_the_job_went(log_lines, status_after, message, level):
+    lines = log_lines()
+    job = SimpleNamespace(id="job_x1", operation="transcode", owner_id=7, attempts=2, status="running", error=None)
+
+    with job_run_logged(job):
+        job.status = status_after
+
+    [ended] = _json(lines(), logger="mediahub.jobs", message=message)
+    assert ended["level"] == level
+    assert ended["outcome"] == message.removeprefix("job ").replace(" ", "_")
+    assert (ended["job_id"], ended["attempt"], ended["owner"]) == ("job_x1", 2, 7)
+
+
+def test_a_run_interrupted_by_the_worker_is_logged_and_still_raised(log_lines):
+    lines = log_lines()
+    job = SimpleNamespace(id="job_x2", operation="transcode", owner_id=7, attempts=1, status="running", error=None)
+
+    with pytest.raises(KeyboardInterrupt), job_run_logged(job):
+        raise KeyboardInterrupt
+
+    [ended] = _json(lines(), logger="mediahub.jobs", outcome="interrupted")
+    assert ended["level"] == "ERROR" and ended["job_id"] == "job_x2"
