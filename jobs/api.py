@@ -24,6 +24,7 @@ from jobs.serializers import (
     JobIn,
     JobOut,
     OperationCatalogOut,
+    asset_payload,
     job_payload,
 )
 from jobs.services.assets import asset_delete, asset_import_url, asset_upload
@@ -92,8 +93,7 @@ class AssetListView(generics.ListAPIView):
 class AssetDetailView(APIView):
     @extend_schema(responses=AssetOut)
     def get(self, request, asset_id):
-        asset = get_asset_for(request.user, asset_id)
-        return Response(AssetOut(asset, context={"request": request}).data)
+        return Response(asset_payload(get_asset_for(request.user, asset_id), request))
 
     @extend_schema(responses={204: None})
     def delete(self, request, asset_id):
@@ -129,6 +129,10 @@ class JobListView(generics.ListAPIView):
             if value:
                 queryset = queryset.filter(**{name: value})
         return queryset
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([job_payload(job, request) for job in page])
 
     @extend_schema(
         request=JobIn,

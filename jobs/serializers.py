@@ -2,11 +2,23 @@ import json
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
+from jobs.operations import get_operation
 from jobs.selectors import batch_summary
+
+
+def content_url(asset: Asset, request=None) -> str:
+    if asset.kind == Asset.Kind.STREAM:  # at its own name, so a player resolves the relative member URIs
+        url = reverse("api:asset-member", args=[asset.id, asset.file.name.rsplit("/", 1)[-1]])
+    else:
+        url = reverse("api:asset-content", args=[asset.id])
+    if request:
+        return request.build_absolute_uri(url)
+    return settings.MEDIAHUB_PUBLIC_URL.rstrip("/") + url  # webhooks and WebSocket messages have no request
 
 
 class AssetOut(serializers.ModelSerializer):
@@ -36,14 +48,7 @@ class AssetOut(serializers.ModelSerializer):
         ]
 
     def get_content_url(self, asset: Asset) -> str:
-        if asset.kind == Asset.Kind.STREAM:  # at its own name, so a player resolves the relative member URIs
-            url = reverse("api:asset-member", args=[asset.id, asset.file.name.rsplit("/", 1)[-1]])
-        else:
-            url = reverse("api:asset-content", args=[asset.id])
-        request = self.context.get("request")
-        if request:
-            return request.build_absolute_uri(url)
-        return settings.MEDIAHUB_PUBLIC_URL.rstrip("/") + url  # webhooks and WebSocket messages have no request
+        return content_url(asset, self.context.get("request"))
 
 
 class JobOut(serializers.ModelSerializer):
@@ -86,8 +91,6 @@ class JobOut(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "nullable": True})
     def get_result(self, job: Job) -> dict | None:
         """The operation's structured output; assets it refers to are shown as the outputs list shows them."""
-        from jobs.operations import get_operation  # the registry imports every app's operations
-
         operation = get_operation(job.operation)
         if not job.result or operation is None:
             return job.result
@@ -102,8 +105,75 @@ class JobOut(serializers.ModelSerializer):
         return {"code": job.error.get("code", "error"), "message": job.error.get("message", "")}
 
 
+def _time(value) -> str | None:
+    """A time as DRF's DateTimeField writes it: ISO 8601 in the current time zone, UTC as `Z`."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def asset_payload(asset: Asset, request=None) -> dict:
+    """AssetOut's output, written out: a ModelSerializer builds its fields from the model again for every
+    object, which cost more than the rest of a job poll (tests/jobs/test_payloads.py keeps the two equal)."""
+    return {
+        "id": asset.id,
+        "kind": asset.kind,
+        "name": asset.name,
+        "size": asset.size,
+        "content_type": asset.content_type,
+        "sha256": asset.sha256,
+        "duration": _float(asset.duration),
+        "width": asset.width,
+        "height": asset.height,
+        "fps": _float(asset.fps),
+        "video_codec": asset.video_codec,
+        "audio_codec": asset.audio_codec,
+        "source": asset.source,
+        "job": asset.job_id,
+        "probe": asset.probe,
+        "created_at": _time(asset.created_at),
+        "content_url": content_url(asset, request),
+        "files": asset.files,
+    }
+
+
 def job_payload(job: Job, request=None) -> dict:
-    return JobOut(job, context={"request": request}).data
+    """JobOut's output, written out like asset_payload; the job's input links and outputs prefetched."""
+    outputs = [
+        asset_payload(asset, request) for asset in sorted(job.outputs.all(), key=lambda a: (a.created_at, a.id))
+    ]
+    operation = get_operation(job.operation)
+    result = job.result
+    if result and operation is not None:
+        result = operation.present_result(result, lambda: {asset["id"]: asset for asset in outputs})
+    error = {"code": job.error.get("code", "error"), "message": job.error.get("message", "")} if job.error else None
+    return {
+        "id": job.id,
+        "operation": job.operation,
+        "status": job.status,
+        "progress": _float(job.progress),
+        "stage": job.stage,
+        "eta_seconds": _float(job.eta_seconds),
+        "params": job.params,
+        "inputs": [link.asset_id for link in job.input_links.all() if link.role == "input"],
+        "outputs": outputs,
+        "result": result,
+        "error": error,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "priority": job.priority,
+        "webhook_url": job.webhook_url,
+        "batch": job.batch_id,
+        "created_at": _time(job.created_at),
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "updated_at": _time(job.updated_at),
+    }
 
 
 class JobIn(serializers.Serializer):
