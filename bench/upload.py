@@ -89,6 +89,40 @@ def tree_rss(root: int) -> tuple[int, int]:
     return own, own + tools
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK  # all but idle and iowait
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of `root`, its descendants and the children they waited for."""
+    tree, pending, total = children(), [root], 0.0
+    while pending:
+        pid = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15]) / TICK
+        pending.extend(tree.get(pid, []))
+    return total
+
+
+class Others:
+    """CPU seconds that processes other than the server and this client used meanwhile: on a shared machine
+    they say how far a measurement is from an idle machine's."""
+
+    def __init__(self, root: int):
+        self.root = root
+        self.start = (busy_seconds(), tree_cpu(root), sum(os.times()[:2]))
+
+    def seconds(self) -> float:
+        busy, server, client = busy_seconds(), tree_cpu(self.root), sum(os.times()[:2])
+        return max(0.0, (busy - self.start[0]) - (server - self.start[1]) - (client - self.start[2]))
+
+
 class Sampler(threading.Thread):
     """Peak RSS of a process tree while it runs; kills the tree past `cap` bytes."""
 
@@ -253,10 +287,16 @@ def measure(name: str, workdir: Path, media: Path, args) -> dict:
 
         sampler = Sampler(server.proc.pid, cap)
         sampler.start()
+        others = Others(server.proc.pid)
         status, seconds = upload(server.port, key, media)
         added, with_tools = sampler.added()
         result["upload"] = (status, seconds, added, sampler.capped, with_tools)
-        print(f"  {name}: upload → {status} in {seconds:.1f} s, +{added / MIB:.0f} MiB", flush=True)
+        result["others"] = others.seconds() / seconds
+        print(
+            f"  {name}: upload → {status} in {seconds:.1f} s, +{added / MIB:.0f} MiB"
+            f" (other processes used {result['others']:.1f} of {os.cpu_count()} CPUs meanwhile)",
+            flush=True,
+        )
         if sampler.capped:
             server.stop()
             key = server.start()
@@ -298,6 +338,8 @@ def table(results: dict, size: int, args) -> None:
     rows.append((f"{upload_name}: RSS added, server", d_rss, u_rss, ratio(d[2], u[2], d[3])))
     rows.append((f"{upload_name}: RSS added, with ffprobe", d_all, u_all, ratio(d[4], u[4], d[3])))
     rows.append((f"{upload_name}: time to 201", d_time, u_time, ratio(d[1], u[1], d[3])))
+    others = f"{daphne['others']:.1f} CPUs", f"{uvicorn['others']:.1f} CPUs"
+    rows.append((f"{upload_name}: other processes' load", *others, ""))
     noauth = f"{args.noauth_mib} MiB, no credentials"
     d, u = daphne["noauth"], uvicorn["noauth"]
     rows.append((f"{noauth}: RSS added", f"+{d[2] / MIB:.0f} MiB", f"+{u[2] / MIB:.0f} MiB", ratio(d[2], u[2])))
