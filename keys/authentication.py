@@ -30,7 +30,9 @@ def key_for(raw_key: str, *, ip: str | None = None) -> ApiKey | None:
     if not key.allows_address(ip):
         raise KeyNotAllowedHere()
     now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION or key.last_used_ip != ip:
+    # At most one write a minute per key, with the address of that moment: a client whose requests come from
+    # several addresses (IPv4 and IPv6, a pool of NAT addresses) would otherwise write on nearly every request.
+    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=ip)
     return key
 

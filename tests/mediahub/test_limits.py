@@ -192,3 +192,4 @@ def test_too_many_unfinished_jobs_is_429_before_anything_is_created(alice_api, a
     assert batch.status_code == 429
     assert batch.json()["error"]["code"] == "too_many_jobs"
     assert not Job.objects.exists()
+
