@@ -190,8 +190,12 @@ class Topology:
         for i in range(1, workers + 1):
             self.start_worker(f"worker-{i}")
         for name in self.web_names:
-            if not wait_until(lambda name=name: self.answers(name), timeout):
+            pid = self.pid(name)
+            if not wait_until(lambda name=name, pid=pid: self.answers(name) or not alive(pid), timeout):
                 raise RuntimeError(f"{name} does not answer after {timeout:.0f} s: see {self.state_dir / name}.log")
+        for name in [*self.web_names, *self.worker_names]:
+            if not alive(self.pid(name)):
+                raise RuntimeError(f"{name} exited: see {self.state_dir / name}.log")
 
     def answers(self, name: str) -> bool:
         """The web process serves HTTP (its liveness answer, whatever the services behind it are doing)."""

@@ -4,6 +4,7 @@ and a Redis of the tests' own and moto's S3 server, driven over HTTP like any cl
 They run only when their marker is selected (`-m cluster`, `-m chaos`); `bash .ci/run` runs each as its own
 step. Everything listens on loopback."""
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -42,10 +43,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def cluster_root() -> Iterator[Path]:
+    """The services' data, the processes' logs (kept with MEDIAHUB_CLUSTER_KEEP=1, and printed at the end)."""
     root = Path(tempfile.mkdtemp(prefix="mediahub-cluster-"))
     root.chmod(0o711)  # the postgres OS user runs its server in a subdir
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    if os.environ.get("MEDIAHUB_CLUSTER_KEEP") == "1":
+        print(f"\nkept {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,57 @@
+"""100 short jobs while one qcluster is SIGKILLed with everything it started (as when its host dies) every few
+seconds and started again: every job succeeds, none is left running, and the attempts of killed runs count.
+
+A killed run is re-queued once its lease lapses, by the minutely "recover stale jobs" sweep, which runs in a
+cluster that has lived long enough to run its scheduler (django-q2 looks every 30 s): here the other two. The
+kills stop when three quarters of the jobs are done; the time from the last kill to the last job's end is the
+recovery time."""
+
+import time
+
+import pytest
+
+from tests.cluster.conftest import all_jobs, upload
+
+pytestmark = pytest.mark.chaos
+
+JOBS = 100
+KILL_EVERY = 3.0  # seconds
+DEADLINE = 150  # seconds from the first submit to the last job's end
+
+
+def test_jobs_all_succeed_while_workers_are_killed(cluster, api, short_clip):
+    client = api["web-1"]
+    asset = upload(client, short_clip)
+    body = {"operation": "thumbnail", "input": asset["id"], "params": {"count": 1, "width": 64}}
+    started = time.monotonic()
+    response = client.post("/api/v1/batches", json={"jobs": [body] * JOBS})
+    assert response.status_code in (201, 202), response.text
+
+    kills, last_kill = 0, 0.0
+    victim = cluster.worker_names[0]
+    while True:
+        jobs = all_jobs(api["web-2"])[:JOBS]  # newest first: this test's
+        unfinished = [job for job in jobs if job["status"] in ("queued", "running")]
+        if not unfinished:
+            break
+        assert time.monotonic() - started < DEADLINE, f"{len(unfinished)} jobs unfinished after {DEADLINE} s"
+        succeeded = sum(1 for job in jobs if job["status"] == "succeeded")
+        if succeeded < JOBS * 3 // 4 and time.monotonic() - last_kill >= KILL_EVERY:
+            cluster.kill(victim)
+            cluster.start_worker(victim)
+            kills, last_kill = kills + 1, time.monotonic()
+        time.sleep(1)
+    took, recovery = time.monotonic() - started, time.monotonic() - last_kill
+
+    statuses = {job["status"] for job in jobs}
+    attempts = [job["attempts"] for job in jobs]
+    retried = sum(1 for n in attempts if n > 1)
+    print(
+        f"\n[chaos] {len(jobs)} jobs in {took:.1f} s with {kills} worker kills (one every {KILL_EVERY:.0f} s): "
+        f"statuses {sorted(statuses)}, {sum(attempts)} attempts, {retried} jobs run more than once "
+        f"(most {max(attempts)}); last job {recovery:.1f} s after the last kill"
+    )
+    assert statuses == {"succeeded"}, [(job["id"], job["status"], job["error"]) for job in jobs]
+    assert all(len(job["outputs"]) == 1 for job in jobs)
+    assert kills >= 5
+    assert retried >= 1  # some runs were killed midway and counted
