@@ -1,5 +1,5 @@
 # MediaHub: one image for the web server and the workers (see docs/deployment.md).
-#   web:     docker run … mediahub                            daphne (HTTP + WebSocket) on 0.0.0.0:8000
+#   web:     docker run … mediahub                            uvicorn (HTTP + WebSocket) on 0.0.0.0:8000
 #   workers: docker run … mediahub python manage.py qcluster  the django-q2 cluster that runs the jobs
 FROM python:3.11-slim-bookworm
 
@@ -32,4 +32,4 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
 USER mediahub
 
 EXPOSE 8000
-CMD ["python", "-m", "daphne", "-b", "0.0.0.0", "-p", "8000", "mediahub.asgi:application"]
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-workers"]
