@@ -1,6 +1,6 @@
 """Overhead of a MediaHub transcode job over running the same FFmpeg command by hand.
 
-Generates a 30 s 1080p30 H.264/AAC clip, starts its own MediaHub (`manage.py serve`: daphne + the django-q2
+Generates a 30 s 1080p30 H.264/AAC clip, starts its own MediaHub (`manage.py serve`: uvicorn + the django-q2
 cluster, embedded SQLite, a temp data dir, a free port), then for each run times, side by side:
 
   bare  the exact FFmpeg command the job runs (same arguments; only the input and output paths differ), with
@@ -195,7 +195,7 @@ class MediaHub:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # one process group: serve, daphne, qcluster and its workers
+            start_new_session=True,  # one process group: serve, uvicorn, qcluster and its workers
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -211,7 +211,7 @@ class MediaHub:
         if self.proc is None:
             return
         proc, self.proc = self.proc, None
-        # serve stops daphne and the cluster itself on SIGTERM; the group is killed only if something lingers.
+        # serve stops the web server and the cluster itself on SIGTERM; the group is killed only if something lingers.
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -1,4 +1,4 @@
-"""Serve an asset's bytes with HTTP range support, streamed in chunks (async under ASGI, so daphne never
+"""Serve an asset's bytes with HTTP range support, streamed in chunks (async under ASGI, so the server never
 buffers a whole file), or redirect to a signed URL when the storage is remote.
 
 Folder assets (HLS/DASH, kind `stream`) are served member by member at `content/<member>`; their playlists and

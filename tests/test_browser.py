@@ -1,4 +1,4 @@
-"""The dashboard in a real browser against a real server: `manage.py serve` (daphne + workers) on the
+"""The dashboard in a real browser against a real server: `manage.py serve` (uvicorn + workers) on the
 embedded default, driven by Debian's Chromium. Skipped where Chromium is not installed; CI installs it."""
 
 import json

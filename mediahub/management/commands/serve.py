@@ -18,12 +18,13 @@ def web_command(server: str, host: str, port: int, web_workers: int) -> list[str
     if server == "daphne":
         return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), APP]
     # Proxy headers are handled in the app (MEDIAHUB_TRUSTED_PROXIES), the same under any server; uvicorn's own
-    # default would trust X-Forwarded-For from 127.0.0.1. The app has no lifespan events to run.
+    # default would trust X-Forwarded-For from 127.0.0.1. The app has no lifespan events to run. The app logs
+    # one access line per request itself (mediahub.access, with the user and request id), so uvicorn's is off.
     return [
         sys.executable, "-m", "uvicorn", APP,
         "--host", host, "--port", str(port), "--workers", str(web_workers),
         "--http", "httptools", "--loop", "uvloop", "--ws", "websockets-sansio",
-        "--no-proxy-headers", "--lifespan", "off", "--timeout-graceful-shutdown", "10",
+        "--no-proxy-headers", "--no-access-log", "--lifespan", "off", "--timeout-graceful-shutdown", "10",
     ]  # fmt: skip
 
 
