@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test processes (pytest-xdist; each gets its own test database): one per core by default.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test setup ffmpeg migrate lint bench clean
 
@@ -11,7 +13,7 @@ run: setup migrate
 	$(PY) manage.py serve
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 setup: $(STAMP) ffmpeg
 

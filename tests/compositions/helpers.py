@@ -4,13 +4,11 @@ The "ramp" clip's brightness encodes its own time (luma rises 50 per second), so
 says which source moment it shows."""
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.media import ffmpeg, probe, streams
+from tests.tools import require
 
 FPS = 25
 FRAME = 1 / FPS
@@ -107,10 +105,9 @@ def png(path: Path, at: float, target: Path) -> Path:
 
 
 def ocr(image: Path) -> str:
-    """The text tesseract reads in a PNG (the test is skipped where tesseract-ocr is not installed)."""
-    if shutil.which("tesseract") is None:
-        pytest.skip("tesseract-ocr is not installed (apt-get install tesseract-ocr)")
-    done = subprocess.run(["tesseract", str(image), "-", "--psm", "6"], capture_output=True, text=True, check=True)
+    """The text tesseract reads in a PNG."""
+    tesseract = require("tesseract", "tesseract-ocr")
+    done = subprocess.run([tesseract, str(image), "-", "--psm", "6"], capture_output=True, text=True, check=True)
     return done.stdout
 
 

@@ -3,7 +3,6 @@ tesseract), line grouping, SRT/WebVTT cues, and hostile words kept as text in al
 
 import html
 import re
-import shutil
 import subprocess
 
 import ffmpeg
@@ -14,6 +13,7 @@ import pytest
 from compositions.highlights.captions import MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT, STYLES, caption_files
 from jobs.ffmpeg.filtergraph import filter_path
 from jobs.transcription.transcript import Word
+from tests.tools import require
 
 WIDTH, HEIGHT = 1080, 1920
 BACKGROUND = (0x33, 0x66, 0x99)
@@ -67,15 +67,14 @@ def assert_in_safe_band(frame: np.ndarray, size: tuple[int, int] = (WIDTH, HEIGH
 
 def ocr(frame: np.ndarray, tmp_path) -> str:
     """What tesseract reads in the caption band, the bright text made black on white for it."""
-    if shutil.which("tesseract") is None:
-        pytest.skip("tesseract-ocr is not installed (apt-get install tesseract-ocr)")
+    tesseract = require("tesseract", "tesseract-ocr")
     band = frame[int(0.6 * HEIGHT) : int(0.75 * HEIGHT)].astype(int)
     luma = 0.299 * band[..., 0] + 0.587 * band[..., 1] + 0.114 * band[..., 2]
     image = tmp_path / "band.pgm"
     image.write_bytes(
         b"P5 %d %d 255\n" % (band.shape[1], band.shape[0]) + np.where(luma > 150, 0, 255).astype(np.uint8).tobytes()
     )
-    done = subprocess.run(["tesseract", str(image), "-", "--psm", "6"], capture_output=True, text=True, check=True)
+    done = subprocess.run([tesseract, str(image), "-", "--psm", "6"], capture_output=True, text=True, check=True)
     return done.stdout
 
 
