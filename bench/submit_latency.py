@@ -9,7 +9,7 @@ workers are idle) and times, per job:
              found by the job id in its arguments)
   finished   POST sent → the job's finished_at (server clock; outputs stored)
 
-Prints p50/p95 of each. Uses its own PostgreSQL database (mh_workers_bench, dropped at the end) and Redis db 13.
+Prints p50/p95 of each. Uses its own PostgreSQL database (mh_latency_bench, dropped at the end) and Redis db 13.
 
     .venv/bin/python bench/submit_latency.py [--jobs 30]
 """
@@ -33,7 +33,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DATABASE = "mh_workers_bench"
+DATABASE = "mh_latency_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -73,11 +73,18 @@ class Job(models.Model):
         return self.status in self.FINISHED
 
     def ordered_inputs(self) -> list[Asset]:
-        return [link.asset for link in self.input_links.filter(role=JobInput.INPUT).select_related("asset")]
+        return [link.asset for link in self._input_links() if link.role == JobInput.INPUT]
 
     def param_assets(self) -> dict[str, Asset | None]:
         """Assets named in params (a watermark's image, a quality reference), by param name."""
-        return {link.role: link.asset for link in self.input_links.exclude(role=JobInput.INPUT).select_related("asset")}
+        return {link.role: link.asset for link in self._input_links() if link.role != JobInput.INPUT}
+
+    def _input_links(self):
+        """The input links with their assets: the prefetched ones when the job was loaded with them (a claimed
+        job, see job_claim_next), so that a worker reads them once for its run and every event."""
+        if "input_links" in getattr(self, "_prefetched_objects_cache", {}):
+            return self.input_links.all()
+        return self.input_links.select_related("asset")
 
     # --- state transitions: each one a conditional UPDATE, so two writers never both win ---------------
 

@@ -9,10 +9,10 @@ import socket
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Subquery, prefetch_related_objects
 from django.db.models.functions import Coalesce
 
-from jobs.models import Job
+from jobs.models import Job, JobInput
 
 CLAIM_TRIES = 5
 
@@ -55,7 +55,11 @@ def job_claim_next(*, worker: str) -> Job | None:
             list(get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk"))
             if Job.objects.filter(owner_id=owner_id, status=Job.Status.RUNNING).count() >= cap:
                 continue
-            job = Job.objects.get(id=job_id)
-            if job.claim(worker=worker, lease_seconds=settings.MEDIAHUB_JOB_LEASE_SECONDS):
-                return job
+            job = Job(id=job_id, owner_id=owner_id)  # claim() loads the row it updated
+            if not job.claim(worker=worker, lease_seconds=settings.MEDIAHUB_JOB_LEASE_SECONDS):
+                continue
+        # What the run and every event of the job read, loaded once: its inputs with their assets, its outputs.
+        links = Prefetch("input_links", queryset=JobInput.objects.select_related("asset"))
+        prefetch_related_objects([job], links, "outputs")
+        return job
     return None
