@@ -309,6 +309,9 @@ MEDIAHUB_RATE_LIMITS = {
     "content": (_CONTENT, env_int("MEDIAHUB_RATE_CONTENT_BURST", _CONTENT)),
     "internal": (env_int("MEDIAHUB_INTERNAL_RATE_PER_MINUTE", 1000), env_int("MEDIAHUB_INTERNAL_RATE_BURST", 100)),
 }
+# Buckets are kept in Redis when REDIS_URL is set; otherwise in this process's memory (a database cache would
+# cost every API request a write).
+CACHES["ratelimit"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
 MEDIAHUB_MAX_WEBSOCKETS_PER_USER = env_int("MEDIAHUB_MAX_WEBSOCKETS_PER_USER", 10)
 # A rotated key's old secret keeps working this long, so clients can switch without downtime.
 MEDIAHUB_KEY_ROTATION_GRACE_HOURS = env_int("MEDIAHUB_KEY_ROTATION_GRACE_HOURS", 24)

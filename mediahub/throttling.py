@@ -9,9 +9,9 @@ keys and all web processes.
 a refusal is a 429 with Retry-After.
 
 The bucket is kept as GCRA's one number (the time at which it is full again, in microseconds: whole numbers,
-exact in Lua as in Python). With Redis it is read and
-updated by one script, atomically, in one round trip; otherwise through Django's cache (two round trips, and
-two requests at once may both take the last token: harmless)."""
+exact in Lua as in Python). With Redis it is read and updated by one script, atomically, in one round trip.
+Without Redis (the embedded setup) buckets live in the `ratelimit` cache, local memory: each web process
+counts on its own, and no request pays a database write for it."""
 
 import functools
 import logging
@@ -20,7 +20,7 @@ import time
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle
 
@@ -46,6 +46,7 @@ def _take_script(url: str):
 
 
 def _take_in_cache(key: str, now: int, interval: int, burst: int) -> tuple[bool, int]:
+    cache = caches["ratelimit"]
     full_at = max(cache.get(key, now), now)
     if full_at + interval - burst * interval > now:
         return False, full_at

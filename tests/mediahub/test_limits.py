@@ -6,7 +6,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.request import Request
 from rest_framework.test import APIClient
 
@@ -18,7 +18,8 @@ from mediahub.throttling import RateLimitThrottle
 @pytest.fixture
 def limits(settings):
     """limits(read=(per minute, burst), …): the budgets for the test; the others are not limited."""
-    cache.clear()
+    cache.clear()  # with Redis, the buckets are in its database
+    caches["ratelimit"].clear()
 
     def set_limits(**budgets):
         settings.MEDIAHUB_RATE_LIMITS = budgets
