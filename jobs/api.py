@@ -148,8 +148,10 @@ class JobListView(generics.ListAPIView):
             idempotency_key=idempotency_key(request),
             **data.validated_data,
         )
-        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-        return Response(job_payload(job, request), status=code)
+        if created:
+            payload = job_payload(job, request, inputs=data.validated_data["inputs"])  # new: no outputs yet
+            return Response(payload, status=status.HTTP_202_ACCEPTED)
+        return Response(job_payload(job, request), status=status.HTTP_200_OK)
 
 
 class JobDetailView(APIView):

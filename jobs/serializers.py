@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
+from jobs.models import Asset, Batch, Job, JobInput, WebhookDelivery, WebhookEndpoint
 from jobs.operations import get_operation
 from jobs.selectors import batch_summary
 
@@ -142,11 +142,14 @@ def asset_payload(asset: Asset, request=None) -> dict:
     }
 
 
-def job_payload(job: Job, request=None) -> dict:
-    """JobOut's output, written out like asset_payload; the job's input links and outputs prefetched."""
-    outputs = [
-        asset_payload(asset, request) for asset in sorted(job.outputs.all(), key=lambda a: (a.created_at, a.id))
-    ]
+def job_payload(job: Job, request=None, *, inputs: list[str] | None = None) -> dict:
+    """JobOut's output, written out like asset_payload; the job's input links and outputs prefetched. A job
+    just created passes its `inputs` instead: it has no outputs yet, so no query is needed for either."""
+    outputs = []
+    if inputs is None:
+        inputs = [link.asset_id for link in job.input_links.all() if link.role == JobInput.INPUT]
+        ordered = sorted(job.outputs.all(), key=lambda asset: (asset.created_at, asset.id))
+        outputs = [asset_payload(asset, request) for asset in ordered]
     operation = get_operation(job.operation)
     result = job.result
     if result and operation is not None:
@@ -160,7 +163,7 @@ def job_payload(job: Job, request=None) -> dict:
         "stage": job.stage,
         "eta_seconds": _float(job.eta_seconds),
         "params": job.params,
-        "inputs": [link.asset_id for link in job.input_links.all() if link.role == "input"],
+        "inputs": inputs,
         "outputs": outputs,
         "result": result,
         "error": error,

@@ -73,3 +73,14 @@ def test_a_queued_job_payload_is_what_jobout_gives(alice):
     job = get_job_for(alice[0], Job.objects.create(owner=alice[0], operation="transcode", params={}).id)
 
     assert job_payload(job) == as_json(JobOut(job).data)
+
+
+def test_a_submitted_job_is_answered_as_it_then_reads(alice_api, alice_clip):
+    """The 202 answer is built without reading the new job's links back: it must still be the job as stored."""
+    submitted = alice_api.post(
+        "/api/v1/jobs", {"operation": "concat", "inputs": [alice_clip["id"], alice_clip["id"]]}, format="json"
+    )
+
+    assert submitted.status_code == 202
+    assert submitted.json()["inputs"] == [alice_clip["id"], alice_clip["id"]]
+    assert submitted.json() == alice_api.get(f"/api/v1/jobs/{submitted.json()['id']}").json()
