@@ -23,6 +23,8 @@ from pathlib import Path
 
 import boto3
 
+from mediahub.management.commands.serve import web_command
+
 ROOT = Path(__file__).resolve().parent.parent
 LIVE_PATH = "/api/v1/health/live"
 READY_PATH = "/api/v1/health/ready"
@@ -143,9 +145,8 @@ class Topology:
     def start_web(self, name: str) -> int:
         port = self.web_ports.setdefault(name, free_port())
         self.save()
-        command = [self.python, "-m", "uvicorn", "mediahub.asgi:application", "--host", "127.0.0.1"]
-        command += ["--port", str(port), "--http", "httptools", "--loop", "uvloop", "--ws", "websockets"]
-        return self._spawn(name, command)
+        # uvicorn exactly as `manage.py serve` runs it, one process per port
+        return self._spawn(name, web_command("uvicorn", "127.0.0.1", port, web_workers=1))
 
     def start_worker(self, name: str) -> int:
         return self._spawn(name, [self.python, "manage.py", "qcluster"])

@@ -20,10 +20,12 @@ from tests.media import make_clip
 SELECTED_ONLY = ("chaos", "cluster")
 
 # Short leases and re-hand-offs, so that lost work comes back within seconds instead of minutes; one job slot
-# per qcluster (two cores); limits that a test client firing jobs would otherwise hit.
+# per qcluster (two cores); room for a job to be killed more than twice (the third kill fails it with
+# worker_lost, as it should); limits that a test client firing jobs would otherwise hit.
 CLUSTER_ENV = {
     "MEDIAHUB_WORKERS": "1",
     "MEDIAHUB_JOB_LEASE_SECONDS": "5",
+    "MEDIAHUB_JOB_MAX_ATTEMPTS": "5",
     "MEDIAHUB_REQUEUE_AFTER_SECONDS": "10",
     "MEDIAHUB_MAX_RUNNING_JOBS_PER_USER": "10",
     "MEDIAHUB_RATE_PER_MINUTE": "1000000",

@@ -88,6 +88,30 @@ class OwnRedis:
             self.proc.wait(timeout=10)
 
 
+def _stat(pid: str) -> tuple[str, list[str]]:
+    """(command name, the fields after it) of /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+
+
+def runs_program(pgid: int, program: str) -> bool:
+    """True when a live `program` process was started by a process of group `pgid` (FFmpeg runs in a group of
+    its own, started by a worker of the qcluster that leads `pgid`)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, fields = _stat(entry.name)
+            if name != program or fields[0] == "Z":
+                continue
+            _, parent = _stat(fields[1])
+        except (OSError, ValueError):
+            continue
+        if int(parent[2]) == pgid:
+            return True
+    return False
+
+
 def timed(action) -> float:
     """Seconds `action()` took."""
     started = time.monotonic()
