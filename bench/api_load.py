@@ -145,8 +145,9 @@ async def load(base: str, endpoint: tuple, clients: int, seconds: float) -> dict
                 start = time.perf_counter()
                 try:
                     response = await client.request(method, path, json=body)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     failures += 1
+                    statuses[type(exc).__name__] += 1
                     continue
                 latencies.append(time.perf_counter() - start)
                 statuses[response.status_code] += 1
@@ -159,7 +160,7 @@ async def load(base: str, endpoint: tuple, clients: int, seconds: float) -> dict
     def pct(p: float) -> float:
         return 1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else float("nan")
 
-    errors = failures + sum(n for code, n in statuses.items() if code >= 300)
+    errors = failures + sum(n for code, n in statuses.items() if isinstance(code, int) and code >= 300)
     return {
         "n": len(latencies) + failures,
         "errors": errors,
