@@ -6,7 +6,9 @@ workers are idle) and times, per job:
   answered   POST /api/v1/jobs sent → its 202 received (client clock)
   claimed    POST sent → the job's started_at (set when a worker claims it: broker hand-over included)
   ffmpeg     POST sent → the FFmpeg process started, as the kernel recorded it (/proc/<pid>/stat starttime,
-             found by the job id in its arguments)
+             found by the job id in its arguments): when the worker forked it
+  exec'd     POST sent → first seen running FFmpeg's program by a /proc scan every 5 ms: an upper bound of
+             its exec, which a worker that forks itself whole (a preexec_fn) delays by tens of ms
   finished   POST sent → the job's finished_at (server clock; outputs stored)
 
 Prints p50/p95 of each. Uses its own PostgreSQL database (mh_latency_bench, dropped at the end) and Redis db 13.
@@ -17,6 +19,7 @@ Prints p50/p95 of each. Uses its own PostgreSQL database (mh_latency_bench, drop
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -49,11 +52,13 @@ def free_port() -> int:
 
 
 class FFmpegStarts(threading.Thread):
-    """Every FFmpeg process that runs a job, by job id: its start (boottime seconds) as the kernel recorded it."""
+    """Every FFmpeg process that runs a job, by job id: its start (boottime seconds) as the kernel recorded it,
+    and when this scan first saw it running FFmpeg."""
 
     def __init__(self):
         super().__init__(daemon=True)
         self.starts: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -77,6 +82,7 @@ class FFmpegStarts(threading.Thread):
                     if b"/job_" in arg:
                         job_id = arg.split(b"/job_", 1)[1][:20].decode()
                         self.starts.setdefault(f"job_{job_id}", started)
+                        self.seen.setdefault(f"job_{job_id}", boottime())
             time.sleep(0.005)
 
 
@@ -190,13 +196,14 @@ def main() -> None:
                     "answered": answered - sent,
                     "claimed": epoch(job["started_at"]) - sent_wall,
                     "ffmpeg": watch.starts[job_id] - sent,
+                    "exec'd": watch.seen[job_id] - sent,
                     "finished": epoch(job["finished_at"]) - sent_wall,
                 }
             )
             time.sleep(0.3)  # the worker back to waiting on the broker
         print(f"{len(rows)} transcodes of a 2 s 320x240 clip, one at a time, idle workers (uvicorn + qcluster, "
               f"PostgreSQL + Redis); from the POST sent:")  # fmt: skip
-        for name in ("answered", "claimed", "ffmpeg", "finished"):
+        for name in ("answered", "claimed", "ffmpeg", "exec'd", "finished"):
             print(f"  {name:9} {percentiles([row[name] for row in rows])}")
         claim_to_ffmpeg = [row["ffmpeg"] - row["claimed"] for row in rows]
         answer_to_claim = [row["claimed"] - row["answered"] for row in rows]
@@ -208,6 +215,7 @@ def main() -> None:
         stop(web)
         stop(cluster)
         recreate_database(drop_only=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
