@@ -20,7 +20,7 @@ from jobs.models import Asset, Batch, Job, WebhookDelivery, WebhookEndpoint
 from keys.models import ApiKey, ProviderCredential
 
 METHODS = ["get", "post", "put", "patch", "delete"]
-PUBLIC_ROUTES = {"api/v1/health"}
+PUBLIC_ROUTES = {"api/v1/health", "api/v1/health/live", "api/v1/health/ready", "api/v1/health/workers"}
 _PARAM = re.compile(r"<(?:(?P<converter>[^:>]+):)?(?P<name>[^>]+)>")
 
 

@@ -106,6 +106,12 @@ def slow_clip(tmp_path_factory) -> Path:
     return make_clip(tmp_path_factory.mktemp("stop-media") / "slow.mp4", seconds=5, size="640x360")
 
 
+@pytest.fixture(scope="module")
+def slower_clip(tmp_path_factory) -> Path:
+    """For a job that must outlast another job's whole run, on a machine as busy as CI's."""
+    return make_clip(tmp_path_factory.mktemp("stop-media") / "slower.mp4", seconds=30, size="640x360")
+
+
 def running_on(hub: Hub, job_id: str, proc: subprocess.Popen) -> bool:
     job = hub.job(job_id)
     return job["status"] == "running" and ffmpeg_of(job_id) and proc.poll() is None
@@ -185,9 +191,9 @@ def test_a_worker_signalled_itself_hands_its_job_back(hub, slow_clip):
     assert wait_for(lambda: not live_processes(str(worker_pid)) and ffmpeg_of(job_id) == [], 15)
 
 
-def test_no_cluster_prefetches_a_slot_while_its_workers_are_busy(hub, slow_clip, clip_path):
+def test_no_cluster_prefetches_a_slot_while_its_workers_are_busy(hub, slower_clip, clip_path):
     busy = hub.cluster(workers=1, grace=1)
-    (long_job,) = hub.submit(slow_clip, "veryslow")
+    (long_job,) = hub.submit(slower_clip, "veryslow")
     assert wait_for(lambda: running_on(hub, long_job, busy), 60), hub.logs()
     idle = hub.cluster(workers=1, grace=1)
     time.sleep(3)  # the idle cluster's start
