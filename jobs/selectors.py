@@ -19,7 +19,8 @@ def get_asset_for(user, asset_id: str) -> Asset:
 
 
 def get_job_for(user, job_id: str) -> Job:
-    return one_or_not_found(jobs_for(user), job_id, "No such job.")
+    """One job with its input links; its outputs are read only if it succeeded (a polled running job has none)."""
+    return one_or_not_found(Job.objects.filter(owner=user).prefetch_related("input_links"), job_id, "No such job.")
 
 
 def batches_for(user) -> QuerySet[Batch]:

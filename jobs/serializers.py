@@ -84,7 +84,10 @@ class JobOut(serializers.ModelSerializer):
 
     @extend_schema_field(AssetOut(many=True))
     def get_outputs(self, job: Job) -> list[dict]:
-        """In the order the operation wrote them (the audio file before its waveform, frame 1 before 2)."""
+        """In the order the operation wrote them (the audio file before its waveform, frame 1 before 2); only a
+        succeeded job has outputs."""
+        if job.status != Job.Status.SUCCEEDED:
+            return []
         outputs = sorted(job.outputs.all(), key=lambda asset: (asset.created_at, asset.id))
         return AssetOut(outputs, many=True, context=self.context).data
 
@@ -143,11 +146,13 @@ def asset_payload(asset: Asset, request=None) -> dict:
 
 
 def job_payload(job: Job, request=None, *, inputs: list[str] | None = None) -> dict:
-    """JobOut's output, written out like asset_payload; the job's input links and outputs prefetched. A job
-    just created passes its `inputs` instead: it has no outputs yet, so no query is needed for either."""
+    """JobOut's output, written out like asset_payload; the job's input links (and outputs) prefetched. A job
+    just created passes its `inputs` instead: it has no outputs yet, so no query is needed for either. Outputs
+    are stored as a job succeeds (and removed if it does not), so only a succeeded job has any to read."""
     outputs = []
     if inputs is None:
         inputs = [link.asset_id for link in job.input_links.all() if link.role == JobInput.INPUT]
+    if job.status == Job.Status.SUCCEEDED:
         ordered = sorted(job.outputs.all(), key=lambda asset: (asset.created_at, asset.id))
         outputs = [asset_payload(asset, request) for asset in ordered]
     operation = get_operation(job.operation)

@@ -20,7 +20,7 @@ def as_json(data) -> dict:
 @pytest.fixture
 def highlights_job(alice) -> Job:
     """A finished highlights job in a batch: inputs, outputs (one of them an HLS folder) and a result that
-    refers to its outputs, an error, and every time field set."""
+    refers to its outputs, an error (from an earlier attempt), and every time field set."""
     owner, now = alice[0], timezone.now()
     source = Asset.objects.create(
         owner=owner, file="a/source.mp4", storage_name="source.mp4", name="talk.mp4", kind="video", size=10,
@@ -28,7 +28,7 @@ def highlights_job(alice) -> Job:
         probe={"streams": [{"codec_type": "video"}]},
     )
     job = Job.objects.create(
-        owner=owner, operation="highlights", params={"count": 1}, status=Job.Status.FAILED, progress=42,
+        owner=owner, operation="highlights", params={"count": 1}, status=Job.Status.SUCCEEDED, progress=42,
         stage="cutting", eta_seconds=3, attempts=1, priority=5, webhook_url="https://example.com/hook",
         batch=Batch.objects.create(owner=owner), error={"code": "ffmpeg_failed", "message": "no", "detail": "x"},
         started_at=now - timedelta(seconds=5), finished_at=now,
@@ -67,6 +67,14 @@ def test_asset_payload_is_what_assetout_gives(highlights_job):
     request = APIRequestFactory().get("/api/v1/assets")
     for asset in [*highlights_job.outputs.all(), Asset.objects.get(id=highlights_job.input_links.get().asset_id)]:
         assert asset_payload(asset, request) == as_json(AssetOut(asset, context={"request": request}).data)
+
+
+def test_a_running_job_shows_no_outputs_while_they_are_stored(highlights_job):
+    """Outputs are stored just before a job succeeds (and removed if it then does not)."""
+    Job.objects.filter(id=highlights_job.id).update(status=Job.Status.RUNNING, stage="saving")
+    job = get_job_for(highlights_job.owner, highlights_job.id)
+
+    assert job_payload(job)["outputs"] == [] == as_json(JobOut(job).data)["outputs"]
 
 
 def test_a_queued_job_payload_is_what_jobout_gives(alice):
