@@ -120,9 +120,16 @@ class JobContext:
         self, args: list[str], *, duration: float | None, stage: str, span=(0.0, 99.0), capture: list[str] | None = None
     ) -> Progress:
         """Run FFmpeg over `duration` seconds of output, mapping its progress onto `span` of the job's.
-        `capture` collects FFmpeg's stderr at info level, where analysis filters report."""
+        `capture` collects FFmpeg's stderr at info level, where analysis filters report. The stage is recorded
+        once FFmpeg is launched, not before: a job cancelled meanwhile stops it at once."""
         low, high = span
-        self.set_stage(stage, progress=low)
+
+        def started() -> bool:
+            try:
+                self.set_stage(stage, progress=low)
+            except Cancelled:
+                return False
+            return True
 
         def tick(progress: Progress) -> bool:
             percent = round(low + (high - low) * progress.percent / 100, 1)
@@ -142,6 +149,7 @@ class JobContext:
             timeout=remaining,
             interval=settings.MEDIAHUB_PROGRESS_INTERVAL,
             capture=capture,
+            started=started,
         )
         # A truncated input can probe as complete and still make FFmpeg stop early with exit code 0. FFmpeg's
         # progress time is the last packet's decode time: it ends a frame and the encoder's reorder delay early,

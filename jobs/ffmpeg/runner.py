@@ -74,12 +74,14 @@ def run_ffmpeg(
     timeout: float = 3600,
     interval: float = 0.5,
     capture: list[str] | None = None,
+    started: Callable[[], bool] | None = None,
 ) -> Progress:
     """Run `ffmpeg <GLOBAL_ARGS> <args>`; `tick(progress)` is called every `interval` s and returns False to
     cancel. Raises Cancelled, or MediaError with FFmpeg's stderr tail on failure or timeout.
 
     With `capture`, FFmpeg runs at `-v info` and every stderr line is appended to it: analysis filters
-    (silencedetect, ebur128, loudnorm, cropdetect, …) report there."""
+    (silencedetect, ebur128, loudnorm, cropdetect, …) report there. `started()` is called once FFmpeg is
+    launched, so that what it records (a stage) does not delay the start; False cancels like `tick`."""
     from django.conf import settings
 
     global_args = GLOBAL_ARGS if capture is None else [*GLOBAL_ARGS[:3], "-v", "info", *GLOBAL_ARGS[5:]]
@@ -112,6 +114,9 @@ def run_ffmpeg(
         reader.start()
     deadline = time.monotonic() + timeout
     try:
+        if started is not None and not started():
+            _kill(proc)
+            raise Cancelled()
         while True:
             try:
                 proc.wait(timeout=interval)
