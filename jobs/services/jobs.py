@@ -3,6 +3,7 @@
 import logging
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,8 @@ from mediahub.logs import job_run_logged
 from mediahub.ssrf import FetchFailed, UnsafeUrl, check_url
 
 log = logging.getLogger(__name__)
+
+_last_recovery = float("-inf")  # time.monotonic() of this process's last look for jobs whose worker died
 
 
 def params_errors(error: PydanticError, prefix: str = "params") -> dict[str, list[str]]:
@@ -209,6 +212,7 @@ def jobs_run_next() -> str | None:
         if Job.objects.filter(status=Job.Status.QUEUED).exists():
             enqueue_next()
         return None
+    _recover_stale_when_due()
     job = job_claim_next(worker=worker_name())
     if job is None:
         return None
@@ -242,9 +246,23 @@ def jobs_run_next() -> str | None:
         job_finished(job)
     else:
         JobEvents.changed(job)
+    _recover_stale_when_due()
     if Job.objects.filter(status=Job.Status.QUEUED).exists():
         enqueue_next()  # hand this slot on: a job may have waited for its owner's running jobs to drop
     return job.id
+
+
+def _recover_stale_when_due() -> None:
+    """jobs_recover_stale from a busy worker, at most every half lease per process: a job whose worker died is
+    taken up again within about a lease, not at the minutely schedule's next run (which a cluster in a crash
+    loop never reaches: django-q2 runs schedules only once a cluster has lived a while)."""
+    global _last_recovery
+    if time.monotonic() - _last_recovery < settings.MEDIAHUB_JOB_LEASE_SECONDS / 2:
+        return
+    _last_recovery = time.monotonic()
+    recovered = jobs_recover_stale()
+    if recovered:
+        log.info("re-queued %d jobs whose worker stopped or whose slot was lost", recovered)
 
 
 def _run(job: Job, workdir: Path) -> None:

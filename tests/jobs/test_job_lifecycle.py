@@ -189,6 +189,21 @@ def test_job_of_dead_worker_is_requeued_and_runs_again(
     assert len(job["outputs"]) == 1
 
 
+def test_a_busy_worker_takes_up_a_job_whose_worker_died_without_waiting_for_the_schedule(
+    alice_api, alice_clip, submit, run_job, monkeypatch
+):
+    response, _ = submit(alice_api, transcode_body(alice_clip["id"]))
+    lost = response.json()["id"]
+    orphan(lost, attempts=1, lease_expires_in=-1)
+    monkeypatch.setattr("jobs.services.jobs._last_recovery", float("-inf"))  # this process has not looked yet
+
+    other = run_job(alice_api, transcode_body(alice_clip["id"]))
+
+    assert other["status"] == "succeeded", other["error"]
+    job = get_job(alice_api, lost)
+    assert (job["status"], job["attempts"]) == ("succeeded", 2), job["error"]
+
+
 def test_job_still_queued_after_the_requeue_delay_is_handed_to_the_broker_again(
     alice_api, alice_clip, submit, django_capture_on_commit_callbacks, settings
 ):
