@@ -101,8 +101,8 @@ class Publisher:
     async def _send(groups: tuple[str, ...], message: dict) -> None:
         # Events are best effort: a job must not fail or stall because Redis is restarting; the rows stay the
         # truth, and the next change (or a client's re-read) carries the state.
-        layer = get_channel_layer()
         try:
+            layer = get_channel_layer()
             async with asyncio.timeout(SEND_TIMEOUT):
                 for group in groups:
                     await layer.group_send(group, message)
