@@ -1,10 +1,9 @@
 """100 short jobs while one qcluster is SIGKILLed with everything it started (as when its host dies) every few
 seconds and started again: every job succeeds, none is left running, and the attempts of killed runs count.
 
-A killed run is re-queued once its lease lapses, by the minutely "recover stale jobs" sweep, which runs in a
-cluster that has lived long enough to run its scheduler (django-q2 looks every 30 s): here the other two. The
-kills stop when three quarters of the jobs are done; the time from the last kill to the last job's end is the
-recovery time."""
+A killed run is re-queued once its lease lapses, by the next busy worker that looks (each looks at most every
+half lease), or by the minutely "recover stale jobs" schedule. The kills stop when nine tenths of the jobs are
+done; the time from the last kill to the last job's end is the recovery time."""
 
 import time
 
@@ -17,7 +16,7 @@ from tests.cluster.services import runs_program
 pytestmark = pytest.mark.chaos
 
 JOBS = 100
-KILL_EVERY = 3.0  # seconds
+KILL_EVERY = 2.0  # seconds
 DEADLINE = 180  # seconds from the first submit to the last job's end (the sweep runs once a minute)
 
 
@@ -38,7 +37,7 @@ def test_jobs_all_succeed_while_workers_are_killed(cluster, api, short_clip):
             break
         assert time.monotonic() - started < DEADLINE, f"{len(unfinished)} jobs unfinished after {DEADLINE} s"
         succeeded = sum(1 for job in jobs if job["status"] == "succeeded")
-        if succeeded < JOBS * 3 // 4 and time.monotonic() - last_kill >= KILL_EVERY:
+        if succeeded < JOBS * 9 // 10 and time.monotonic() - last_kill >= KILL_EVERY:
             # in the middle of a job when it has one within a few seconds (its FFmpeg runs), else as it is
             mid_job += wait_until(lambda: runs_program(cluster.pid(victim), "ffmpeg"), 3, step=0.02)
             cluster.kill(victim)
@@ -57,6 +56,6 @@ def test_jobs_all_succeed_while_workers_are_killed(cluster, api, short_clip):
     )
     assert statuses == {"succeeded"}, [(job["id"], job["status"], job["error"]) for job in jobs]
     assert all(len(job["outputs"]) == 1 for job in jobs)
-    assert kills >= 5
+    assert kills >= 4
     assert mid_job >= 1
     assert retried >= 1  # the runs killed midway ran again, and their attempts counted
