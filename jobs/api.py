@@ -85,7 +85,10 @@ class AssetListView(generics.ListAPIView):
             if not hasattr(upload, "temporary_file_path"):
                 raise InvalidInput("Send the file as multipart/form-data field 'file'.", fields={"file": ["Missing."]})
             path = Path(upload.temporary_file_path())
-            asset, created = asset_upload(owner=request.user, path=path, name=upload.name, idempotency_key=key)
+            digest = getattr(upload, "sha256", "")  # taken by LimitedUploadHandler as the file arrived
+            asset, created = asset_upload(
+                owner=request.user, path=path, name=upload.name, idempotency_key=key, sha256=digest
+            )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(AssetOut(asset, context={"request": request}).data, status=code)
 

@@ -1,5 +1,6 @@
 """Uploads: spooled to a temp file (never whole in memory) and stopped at the configured size limit."""
 
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -36,16 +37,26 @@ class WorkDirUploadedFile(TemporaryUploadedFile):
 
 
 class LimitedUploadHandler(TemporaryFileUploadHandler):
+    """Writes the file under the work dir in 1 MiB chunks, hashing them on the way (the stored file's sha256
+    then costs no second read of a file that may be gigabytes), and stops at the size limit."""
+
     chunk_size = 1024 * 1024  # the multipart parser's reads and scans: fewer, larger ones go faster
 
     def new_file(self, *args, **kwargs):
         FileUploadHandler.new_file(self, *args, **kwargs)
         self.file = WorkDirUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
+        self.digest = hashlib.sha256()
 
     def receive_data_chunk(self, raw_data, start):
         if start + len(raw_data) > settings.MEDIAHUB_MAX_UPLOAD_BYTES:
             raise upload_too_large()
+        self.digest.update(raw_data)
         return super().receive_data_chunk(raw_data, start)
+
+    def file_complete(self, file_size):
+        upload = super().file_complete(file_size)
+        upload.sha256 = self.digest.hexdigest()
+        return upload
 
 
 def declared_length(request) -> int:

@@ -184,10 +184,12 @@ def _create_once(*, owner, idempotency_key: str, request: str, **fields) -> tupl
     return asset, True
 
 
-def asset_upload(*, owner, path: Path, name: str, idempotency_key: str = "") -> tuple[Asset, bool]:
+def asset_upload(
+    *, owner, path: Path, name: str, idempotency_key: str = "", sha256: str = ""
+) -> tuple[Asset, bool]:
     """Store an uploaded file. Returns (asset, created); a repeated Idempotency-Key with the same file gives the
-    first asset."""
-    sha256 = _sha256(path)
+    first asset. `sha256` is the file's digest when the upload handler already took it."""
+    sha256 = sha256 or _sha256(path)
     request = fingerprint(name=display_name(name), sha256=sha256)
     earlier = replay(assets_for(owner), idempotency_key, request)
     if earlier is not None:

@@ -1,5 +1,6 @@
 """Assets API: upload and probe, listing, detail, content with ranges, delete."""
 
+import hashlib
 import json
 import tempfile
 from datetime import datetime
@@ -414,3 +415,14 @@ async def test_downloads_stream_asynchronously_under_asgi(alice, clip_path):
     assert response.is_async
     body = b"".join([chunk async for chunk in response.streaming_content])
     assert body == clip_path.read_bytes()
+
+
+def test_an_upload_is_hashed_as_it_arrives_not_read_again(alice_api, upload, clip_path, monkeypatch):
+    def read_again(path):
+        raise AssertionError(f"{path} was read again to hash it")
+
+    monkeypatch.setattr("jobs.services.assets._sha256", read_again)
+
+    asset = upload(alice_api, clip_path)
+
+    assert Asset.objects.get(id=asset["id"]).sha256 == hashlib.sha256(clip_path.read_bytes()).hexdigest()
