@@ -134,6 +134,14 @@ def alive_workers(clusters: list[dict]) -> int:
     return sum(len(cluster["workers"]) for cluster in clusters if cluster["status"] != str(Conf.STOPPED))
 
 
+def workers_detail(clusters: list[dict]) -> tuple[int, str]:
+    """Workers alive in `clusters`, and what a health answer says of them."""
+    alive = alive_workers(clusters)
+    if not alive:
+        return 0, f"no worker is running ({len(clusters)} cluster(s))"
+    return alive, f"{len(clusters)} cluster(s), {alive} worker(s)"
+
+
 def queue_state() -> dict:
     """Jobs waiting and running, and how long the oldest waiting one has waited."""
     counts = dict(
@@ -151,11 +159,10 @@ def queue_state() -> dict:
 
 
 def workers() -> str:
-    clusters = cluster_stats()
-    alive = alive_workers(clusters)
+    alive, detail = workers_detail(cluster_stats())
     if not alive:
-        raise RuntimeError(f"no worker is running ({len(clusters)} cluster(s))")
-    return f"{len(clusters)} cluster(s), {alive} worker(s)"
+        raise RuntimeError(detail)
+    return detail
 
 
 # GET /api/v1/health: everything. Readiness: what a web process needs to serve requests (never the workers, so a

@@ -42,7 +42,8 @@ return {1, full_at}
 
 @functools.cache
 def _take_script(url: str):
-    return redis.Redis.from_url(url).register_script(TAKE)
+    # Timeouts as the cache's: a hung Redis costs a request seconds (then it is let through), never its thread.
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2).register_script(TAKE)
 
 
 def _take_in_cache(key: str, now: int, interval: int, burst: int) -> tuple[bool, int]:

@@ -134,7 +134,11 @@ class Job(models.Model):
         self.refresh_from_db()
         return bool(done)
 
-    def requeue(self, *, from_statuses, reset_attempts: bool = False, **conditions) -> bool:
+    def requeue(
+        self, *, from_statuses, reset_attempts: bool = False, uncount_attempt: bool = False, **conditions
+    ) -> bool:
+        """Back to the queue from one of `from_statuses` (and `conditions`); `reset_attempts` for a retry that
+        starts afresh, `uncount_attempt` for a run given back unfinished by its own worker."""
         now = timezone.now()
         fields = dict(
             status=Job.Status.QUEUED,
@@ -152,6 +156,8 @@ class Job(models.Model):
         )
         if reset_attempts:
             fields["attempts"] = 0
+        elif uncount_attempt:
+            fields["attempts"] = models.F("attempts") - 1
         done = Job.objects.filter(id=self.id, status__in=from_statuses, **conditions).update(**fields)
         self.refresh_from_db()
         return bool(done)
@@ -159,21 +165,7 @@ class Job(models.Model):
     def hand_back(self) -> bool:
         """running → queued by the worker running it, which is stopping: the attempt does not count. False when
         a cancel or a lease recovery moved the job meanwhile."""
-        now = timezone.now()
-        done = Job.objects.filter(id=self.id, status=Job.Status.RUNNING, worker=self.worker).update(
-            status=Job.Status.QUEUED,
-            attempts=models.F("attempts") - 1,
-            enqueued_at=now,
-            progress=0,
-            stage="",
-            eta_seconds=None,
-            worker="",
-            lease_expires_at=None,
-            started_at=None,
-            updated_at=now,
-        )
-        self.refresh_from_db()
-        return bool(done)
+        return self.requeue(from_statuses=[Job.Status.RUNNING], uncount_attempt=True, worker=self.worker)
 
 
 class JobInput(models.Model):

@@ -114,9 +114,6 @@ class WorkersView(ProbeView):
         if isinstance(clusters, Exception):
             detail, clusters, alive = f"the workers' state cannot be read: {clusters}"[:200], [], 0
         else:
-            alive = probes.alive_workers(clusters)
-            detail = f"{len(clusters)} cluster(s), {alive} worker(s)"
-            if not alive:
-                detail = f"no worker is running ({len(clusters)} cluster(s))"
+            alive, detail = probes.workers_detail(clusters)
         body = {"status": "ok" if alive else "down", "detail": detail, "workers": alive, "clusters": clusters, **queue}
         return Response(body, status=200 if alive else 503)
